@@ -1,0 +1,92 @@
+/// The data plane one node should have, computed from the mesh by ``desiredDataplane``.
+public struct DesiredDataplane: Equatable, Sendable {
+    public var device: DeviceConfig
+    public var routing: RoutingConfig
+    /// Which node each programmed public key belongs to (for status and metrics).
+    public var nodesByKey: [PublicKey: NodeName]
+    /// Accepted records this node could not use (should not happen with a healthy controller),
+    /// each with the reason. Reported in status, never fatal.
+    public var problems: [String]
+}
+
+/// Computes the device, routes and rules for `settings.node`, or nil when encryption is off.
+///
+/// Table T holds: each accepted peer's pod CIDRs → the device; the node's own pod CIDRs →
+/// throw (same-node traffic stays as it is); pod CIDRs of nodes without an accepted key and the
+/// rest of the pools → throw, or unreachable in strict mode. A longer prefix wins, so an
+/// accepted peer's route beats its pool's unreachable route. AllowedIPs of each peer are
+/// exactly the CIDRs routed to it.
+public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey: PrivateKey, underlayMTU: Int) -> DesiredDataplane? {
+    guard let config = view.config, config.enabled else { return nil }
+    let table = settings.table
+    let fallback: RouteSpec.Target = config.strict ? .unreachable : .throw
+    var problems: [String] = []
+
+    var peers: [PeerConfig] = []
+    var nodesByKey: [PublicKey: NodeName] = [:]
+    var routed: [IPPrefix: NodeName] = [:]
+    let own = Set(settings.podCIDRs)
+
+    for (node, record) in view.peers.sorted(by: { $0.key < $1.key }) where node != settings.node {
+        let key: PublicKey
+        let endpoint: Endpoint
+        do {
+            key = try PublicKey(base64: record.publicKey)
+            endpoint = try Endpoint(record.endpoint)
+        } catch {
+            problems.append("peer \(node): \(error.message)")
+            continue
+        }
+        if let other = nodesByKey[key] {
+            problems.append("peer \(node): public key also used by \(other); skipped")
+            continue
+        }
+        var cidrs: [IPPrefix] = []
+        for text in record.allowedIPs {
+            guard let cidr = try? IPPrefix(text) else {
+                problems.append("peer \(node): '\(text)' is not a CIDR; skipped")
+                continue
+            }
+            if own.contains(where: { $0.overlaps(cidr) }) {
+                problems.append("peer \(node): \(cidr) overlaps this node's pod CIDRs; skipped")
+            } else if let (_, owner) = routed.first(where: { $0.key.overlaps(cidr) }) {
+                problems.append("peer \(node): \(cidr) overlaps a CIDR of \(owner); skipped")
+            } else {
+                cidrs.append(cidr)
+                routed[cidr] = node
+            }
+        }
+        nodesByKey[key] = node
+        peers.append(PeerConfig(publicKey: key, endpoint: endpoint, allowedIPs: cidrs,
+                                persistentKeepalive: UInt16(clamping: max(0, config.persistentKeepalive))))
+    }
+
+    var routes: [IPPrefix: RouteSpec.Target] = [:]
+    for cidr in routed.keys { routes[cidr] = .device(settings.interface) }
+    for cidr in settings.podCIDRs where routes[cidr] == nil { routes[cidr] = .throw }
+    for verdict in view.verdicts.values where verdict.state == .rejected {
+        guard let node = try? NodeName(verdict.node), view.peers[node] == nil, node != settings.node else { continue }
+        for cidr in verdict.ownedCIDRs.compactMap({ try? IPPrefix($0) }) where routes[cidr] == nil {
+            if !routed.keys.contains(where: { $0.overlaps(cidr) }) && !own.contains(where: { $0.overlaps(cidr) }) {
+                routes[cidr] = fallback
+            }
+        }
+    }
+    for pool in view.pools where routes[pool] == nil { routes[pool] = fallback }
+
+    let routeSpecs = routes.map { RouteSpec(destination: $0.key, table: table, target: $0.value) }
+    let families = Set(routeSpecs.map(\.destination.family))
+    let rules = [IPAddress.Family.inet, .inet6].filter(families.contains).map {
+        RuleSpec(family: $0, priority: settings.rulePriority, fwmark: settings.fwmark, fwmask: settings.fwmark,
+                 table: table, invert: true)
+    }
+
+    let overhead = settings.address.family == .inet ? NodeSettings.ipv4Overhead : NodeSettings.ipv6Overhead
+    let mtu = settings.mtu ?? config.mtu ?? (underlayMTU - overhead)
+    let addresses = settings.tunnelAddress.map { [InterfaceAddress(address: $0, prefixLength: $0.bitWidth)] } ?? []
+
+    let device = DeviceConfig(privateKey: privateKey, listenPort: settings.listenPort, fwmark: settings.fwmark, peers: peers)
+    let routing = RoutingConfig(interface: settings.interface, mtu: mtu, addresses: addresses, table: table,
+                                routes: routeSpecs, rules: rules)
+    return DesiredDataplane(device: device, routing: routing, nodesByKey: nodesByKey, problems: problems)
+}
