@@ -103,7 +103,7 @@ let package = Package(
         // Test kit: fakes with failure injection, implementing the core's ports.
         .target(name: "MeshTestKit", dependencies: ["MeshCore"], swiftSettings: strict),
 
-        .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshTestKit"]),
+        .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshCodec", "MeshTestKit"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "MeshRouting", "MeshCore", "MeshTestKit"]),
         .testTarget(name: "MeshUserspaceTests", dependencies: ["MeshUserspace", "MeshCore", "MeshCrypto", "MeshTestKit"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto", "MeshCore"]),

@@ -1,0 +1,112 @@
+public import MeshCore
+
+/// A WireGuard backend held in memory that applies patches with WireGuard's own semantics
+/// (peers by key, a prefix belongs to the last peer that added it, update-only, removal), records
+/// every patch, and fails on demand. Implements the same port as the real backends.
+public actor FakeWireGuardDevices: WireGuardDevices {
+    public enum Operation: Hashable, Sendable { case ensure, read, apply, delete }
+
+    public nonisolated let kind: WireGuardBackendKind
+    public private(set) var devices: [String: DeviceState] = [:]
+    /// Every non-empty patch applied, in order.
+    public private(set) var appliedPatches: [DevicePatch] = []
+    public private(set) var calls: [Operation: Int] = [:]
+    private var failures: [Operation: [MeshError]] = [:]
+    private var persistentFailures: [Operation: MeshError] = [:]
+
+    public init(kind: WireGuardBackendKind = .userspace) {
+        self.kind = kind
+    }
+
+    /// The next call of `operation` throws `error` (queued: several calls fail in turn).
+    public func failNext(_ operation: Operation, with error: MeshError) {
+        failures[operation, default: []].append(error)
+    }
+
+    /// Every call of `operation` throws `error` until ``clearFailures()``.
+    public func failAlways(_ operation: Operation, with error: MeshError) {
+        persistentFailures[operation] = error
+    }
+
+    public func clearFailures() {
+        failures = [:]
+        persistentFailures = [:]
+    }
+
+    /// Simulates the device vanishing (wireguard-go killed, link deleted by someone else).
+    public func vanish(_ name: String) {
+        devices[name] = nil
+    }
+
+    /// Sets handshake time and counters for a peer, as traffic would.
+    public func recordTraffic(on name: String, peer: PublicKey, handshake: Timestamp, rx: UInt64, tx: UInt64) {
+        guard var device = devices[name], let i = device.peers.firstIndex(where: { $0.publicKey == peer }) else { return }
+        device.peers[i].lastHandshake = handshake
+        device.peers[i].rxBytes = rx
+        device.peers[i].txBytes = tx
+        devices[name] = device
+    }
+
+    private func check(_ operation: Operation) throws(MeshError) {
+        calls[operation, default: 0] += 1
+        if let error = persistentFailures[operation] { throw error }
+        if var queue = failures[operation], !queue.isEmpty {
+            let error = queue.removeFirst()
+            failures[operation] = queue
+            throw error
+        }
+    }
+
+    @discardableResult
+    public func ensureDevice(named name: String) async throws -> Bool {
+        try check(.ensure)
+        guard devices[name] == nil else { return false }
+        devices[name] = DeviceState(name: name, privateKey: nil, listenPort: 0, fwmark: 0, peers: [])
+        return true
+    }
+
+    public func device(named name: String) async throws -> DeviceState? {
+        try check(.read)
+        return devices[name]
+    }
+
+    public func apply(_ patch: DevicePatch, to name: String) async throws {
+        try check(.apply)
+        guard var device = devices[name] else {
+            throw MeshError(.notFound, "no WireGuard device named \(name)")
+        }
+        guard !patch.isEmpty else { return }
+        appliedPatches.append(patch)
+        if let key = patch.privateKey { device.privateKey = key }
+        if let port = patch.listenPort { device.listenPort = port }
+        if let mark = patch.fwmark { device.fwmark = mark }
+        if patch.replacePeers { device.peers = [] }
+        for change in patch.peers {
+            let index = device.peers.firstIndex { $0.publicKey == change.publicKey }
+            if change.remove {
+                if let index { device.peers.remove(at: index) }
+                continue
+            }
+            if index == nil && change.updateOnly { continue }
+            var peer = index.map { device.peers[$0] } ?? PeerState(publicKey: change.publicKey, endpoint: nil, allowedIPs: [])
+            if let endpoint = change.endpoint { peer.endpoint = endpoint }
+            if let keepalive = change.persistentKeepalive { peer.persistentKeepalive = keepalive }
+            if change.replaceAllowedIPs { peer.allowedIPs = [] }
+            // A prefix belongs to one peer: adding it here takes it away from any other.
+            for prefix in change.allowedIPs {
+                for j in device.peers.indices where device.peers[j].publicKey != change.publicKey {
+                    device.peers[j].allowedIPs.removeAll { $0 == prefix }
+                }
+                if !peer.allowedIPs.contains(prefix) { peer.allowedIPs.append(prefix) }
+            }
+            peer.allowedIPs.sort()
+            if let index { device.peers[index] = peer } else { device.peers.append(peer) }
+        }
+        devices[name] = device
+    }
+
+    public func deleteDevice(named name: String) async throws {
+        try check(.delete)
+        devices[name] = nil
+    }
+}
