@@ -1,0 +1,287 @@
+public import Logging
+public import MeshCore
+import CoreMetrics
+import MeshCodec
+public import ServiceLifecycle
+
+/// The per-node agent: publishes this node's claim, follows the accepted peers and cluster
+/// config in the store, and keeps the node's WireGuard device, routes and rule in line with
+/// them, applying only differences.
+///
+/// It never tears the data plane down because it stopped, lost the store or restarted: the
+/// device (wireguard-go or the kernel's) keeps running without it, and a restarted agent
+/// re-attaches, reads everything once, and then changes only what differs.
+public final class Agent: Service {
+    let configuration: AgentConfiguration
+    let keys: NodeKeys
+    let store: any Datastore
+    let devices: any WireGuardDevices
+    let routing: any Routing
+    let wallClock: any WallClock
+    let logger: Logger
+    public let health: AgentHealth
+    let metrics: AgentMetrics
+    let state: AgentState
+
+    public init(configuration: AgentConfiguration, keys: NodeKeys, store: any Datastore, devices: any WireGuardDevices,
+                routing: any Routing, wallClock: any WallClock, logger: Logger, health: AgentHealth = AgentHealth()) {
+        self.configuration = configuration
+        self.keys = keys
+        self.store = store
+        self.devices = devices
+        self.routing = routing
+        self.wallClock = wallClock
+        var logger = logger
+        logger[metadataKey: "node"] = "\(configuration.settings.node)"
+        self.logger = logger
+        self.health = health
+        self.metrics = AgentMetrics(backend: devices.kind)
+        self.state = AgentState(node: configuration.settings.node)
+        health.update { $0.backend = devices.kind }
+    }
+
+    var settings: NodeSettings { configuration.settings }
+
+    public func run() async throws {
+        logger.info("agent starting", metadata: [
+            "publicKey": "\(keys.publicKey.fingerprint)", "backend": "\(devices.kind.rawValue)",
+            "interface": "\(settings.interface)", "address": "\(settings.address)",
+            "podCIDRs": "\(settings.podCIDRs.map(\.description).joined(separator: ","))",
+        ])
+        let (triggers, trigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.claimLoop() }
+                group.addTask { await self.syncLoop(trigger: trigger) }
+                group.addTask { await self.reconcileLoop(triggers: triggers, trigger: trigger) }
+                group.addTask { await self.tick(every: self.configuration.resyncInterval, trigger: trigger) }
+                group.addTask { await self.statusLoop() }
+            }
+        }
+        logger.info("agent stopped; the data plane stays as it is")
+    }
+
+    // MARK: claim and lease
+
+    var claim: ClaimRecord {
+        ClaimRecord(node: settings.node.rawValue, publicKey: keys.publicKey.base64, keyGeneration: 1,
+                    address: settings.address.description, listenPort: Int(settings.listenPort),
+                    podCIDRs: settings.podCIDRs.map(\.description), agent: configuration.agentVersion)
+    }
+
+    /// Keeps the claim published under a live lease: grant, put, keep alive every TTL/3; a lost
+    /// lease is granted again and the claim re-put; a claim deleted by someone is re-put.
+    func claimLoop() async {
+        var backoff = configuration.backoff
+        let value = RecordCodec.encode(claim)
+        let key = StoreKeys.claim(settings.node)
+        while !Task.isCancelled {
+            do {
+                if let lease = await state.lease {
+                    try await Task.sleep(for: .seconds(Double(configuration.leaseTTL) / 3))
+                    try await store.keepAlive(lease.id)
+                    if await state.claimMissing() {
+                        logger.warning("own claim was removed from the store; publishing it again")
+                        try await store.put(key, value: value, lease: lease.id)
+                    }
+                } else {
+                    let lease = try await store.grantLease(ttl: configuration.leaseTTL)
+                    try await store.put(key, value: value, lease: lease.id)
+                    await state.setLease(lease)
+                    logger.info("claim published", metadata: ["lease": "\(lease.id)", "ttl": "\(lease.ttl)"])
+                }
+                backoff.reset()
+            } catch is CancellationError {
+                return
+            } catch let error as MeshError where error.code == .leaseNotFound {
+                logger.warning("lease expired; publishing the claim under a new lease")
+                await state.setLease(nil)
+            } catch {
+                logger.warning("claim publication failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: backoff.next())
+            }
+        }
+    }
+
+    // MARK: store → state
+
+    /// Lists the whole Meshguard prefix, then follows it with a watch; on any store failure
+    /// waits and starts over. A compacted watch re-lists at once.
+    func syncLoop(trigger: AsyncStream<Void>.Continuation) async {
+        var backoff = configuration.backoff
+        while !Task.isCancelled {
+            do {
+                let listing = try await store.list(prefix: StoreKeys.root)
+                await state.reset(to: listing)
+                health.update {
+                    $0.storeReachable = true
+                    $0.fullSyncDone = true
+                    $0.knownRevision = max($0.knownRevision, listing.revision)
+                }
+                trigger.yield()
+                for try await batch in store.watch(prefix: StoreKeys.root, from: listing.revision + 1) {
+                    let (relevant, revision) = await state.apply(batch.events)
+                    health.update { $0.storeReachable = true; if relevant { $0.knownRevision = max($0.knownRevision, revision) } }
+                    if relevant { trigger.yield() }
+                    backoff.reset()
+                }
+                if Task.isCancelled { return }
+                throw MeshError(.unavailable, "the datastore ended the watch")
+            } catch is CancellationError {
+                return
+            } catch let error as MeshError where error.code == .compacted {
+                logger.info("watch history compacted; re-listing")
+            } catch {
+                health.update { $0.storeReachable = false; $0.lastError = "\(error)" }
+                logger.warning("datastore unavailable; the data plane is left as it is", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: backoff.next())
+            }
+        }
+    }
+
+    // MARK: state → data plane
+
+    func reconcileLoop(triggers: AsyncStream<Void>, trigger: AsyncStream<Void>.Continuation) async {
+        var backoff = configuration.backoff
+        let reconciler = Reconciler(settings: settings, keys: keys, devices: devices, routing: routing, logger: logger)
+        for await _ in triggers {
+            // Until the store has been read once, the view is empty and would mean "disabled":
+            // acting on it would tear down a working data plane after an agent restart.
+            guard let (view, revision, corrupt) = await state.snapshotAfterFullSync() else { continue }
+            let started = ContinuousClock.now
+            do {
+                let report = try await reconciler.reconcile(view, removeUnknownPeers: true)
+                let elapsed = ContinuousClock.now - started
+                metrics.reconciles.increment()
+                if report.changed {
+                    metrics.applyDuration.recordNanoseconds(elapsed.nanoseconds)
+                    logger.info("applied", metadata: [
+                        "revision": "\(revision)", "peers": "\(report.peerChanges)", "routes": "\(report.routeChanges)",
+                        "rules": "\(report.ruleChanges)", "duration": "\(elapsed)",
+                    ])
+                    await state.markStatusDirty()
+                }
+                let problems = report.problems + corrupt.map { "\($0.key): \($0.value)" }.sorted()
+                for problem in problems where await state.firstTime(problem) {
+                    logger.error("ignored a bad record", metadata: ["problem": "\(problem)"])
+                }
+                health.update {
+                    $0.lastApplyOK = true
+                    $0.appliedRevision = max($0.appliedRevision, revision)
+                    $0.lastError = problems.first
+                }
+                metrics.inSync.record(health.snapshot.ready ? 1 : 0)
+                metrics.storeRevision.record(revision)
+                backoff.reset()
+            } catch {
+                metrics.syncErrors.increment()
+                metrics.inSync.record(0)
+                health.update { $0.lastApplyOK = false; $0.lastError = "\(error)" }
+                logger.error("apply failed; retrying", metadata: ["error": "\(error)"])
+                await state.markStatusDirty()
+                try? await Task.sleep(for: backoff.next())
+                trigger.yield()
+            }
+        }
+    }
+
+    func tick(every interval: Duration, trigger: AsyncStream<Void>.Continuation) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            trigger.yield()
+        }
+    }
+
+    // MARK: status
+
+    /// Writes `status/<node>` under the claim's lease: after changes, and every status interval
+    /// so handshake times and byte counters stay fresh.
+    func statusLoop() async {
+        var lastWritten: [UInt8] = []
+        var sinceLast: Duration = .zero
+        let step: Duration = .milliseconds(250)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: step)
+            sinceLast += step
+            let dirty = await state.takeStatusDirty()
+            guard dirty || sinceLast >= configuration.statusInterval, let lease = await state.lease else { continue }
+            sinceLast = .zero
+            let record = await statusRecord()
+            metrics.recordPeers(record.peers)
+            let value = RecordCodec.encode(record)
+            guard value != lastWritten || dirty else { continue }
+            do {
+                try await store.put(StoreKeys.status(settings.node), value: value, lease: lease.id)
+                lastWritten = value
+            } catch {
+                logger.debug("status write failed", metadata: ["error": "\(error)"])
+                await state.markStatusDirty()
+            }
+        }
+    }
+
+    func statusRecord() async -> NodeStatusRecord {
+        let snapshot = health.snapshot
+        let view = await state.currentView()
+        let byKey = Dictionary(view.peers.compactMap { node, record in
+            (try? PublicKey(base64: record.publicKey)).map { ($0, node.rawValue) }
+        }, uniquingKeysWith: { a, _ in a })
+        var peers: [NodeStatusRecord.Peer] = []
+        if view.config?.enabled == true, let device = try? await devices.device(named: settings.interface) {
+            peers = device.peers.filter { $0.publicKey != placeholderPeerKey }.map { peer in
+                NodeStatusRecord.Peer(node: byKey[peer.publicKey] ?? "unknown", publicKeyFingerprint: peer.publicKey.fingerprint,
+                                      endpoint: peer.endpoint?.description, allowedIPs: peer.allowedIPs.map(\.description),
+                                      lastHandshake: peer.lastHandshake, rxBytes: peer.rxBytes, txBytes: peer.txBytes)
+            }.sorted { $0.node < $1.node }
+        }
+        return NodeStatusRecord(node: settings.node.rawValue, backend: devices.kind, interface: settings.interface,
+                                enabled: view.config?.enabled ?? false, strict: view.config?.strict ?? false,
+                                publicKeyFingerprint: keys.publicKey.fingerprint, peers: peers,
+                                appliedRevision: snapshot.appliedRevision, inSync: snapshot.ready,
+                                lastError: snapshot.lastError, updatedAt: wallClock.now())
+    }
+}
+
+/// The agent's mutable state, shared by its loops.
+actor AgentState {
+    private var mesh: MeshState
+    private var fullSyncDone = false
+    private(set) var lease: Lease?
+    private var statusDirty = true
+    private var reported: Set<String> = []
+
+    init(node: NodeName) { mesh = MeshState(node: node) }
+
+    func reset(to listing: Listing) {
+        mesh.reset(to: listing)
+        fullSyncDone = true
+    }
+
+    func apply(_ events: [WatchEvent]) -> (relevant: Bool, revision: Revision) {
+        var relevant = false
+        for event in events { relevant = mesh.apply(event) || relevant }
+        return (relevant, mesh.revision)
+    }
+
+    func snapshotAfterFullSync() -> (MeshView, Revision, [String: String])? {
+        fullSyncDone ? (mesh.view, mesh.revision, mesh.corrupt) : nil
+    }
+
+    func currentView() -> MeshView { mesh.view }
+    func claimMissing() -> Bool { fullSyncDone && !mesh.ownClaimPresent }
+    func setLease(_ lease: Lease?) { self.lease = lease; statusDirty = true }
+    func markStatusDirty() { statusDirty = true }
+    func takeStatusDirty() -> Bool {
+        defer { statusDirty = false }
+        return statusDirty
+    }
+    /// True the first time a given problem is seen, so a bad record is logged once, not every pass.
+    func firstTime(_ problem: String) -> Bool { reported.insert(problem).inserted }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

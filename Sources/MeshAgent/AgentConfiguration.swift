@@ -1,0 +1,39 @@
+public import MeshCore
+
+/// Everything about how one agent runs, beyond the node's data-plane settings.
+public struct AgentConfiguration: Sendable {
+    public var settings: NodeSettings
+    /// TTL of the lease that holds this node's claim and status. The controller treats a claim
+    /// that vanished (lease expired) as a silent agent, not as a departed node.
+    public var leaseTTL: Int64
+    /// How often the device and routes are read back and corrected even without store changes
+    /// (catches wireguard-go dying, routes deleted by hand).
+    public var resyncInterval: Duration
+    /// How often status (handshakes, byte counters) is written to the store.
+    public var statusInterval: Duration
+    /// Retry delays after a failed store or data-plane operation.
+    public var backoff: Backoff
+    /// Shown in the claim for operators.
+    public var agentVersion: String
+
+    public init(settings: NodeSettings, leaseTTL: Int64 = 15, resyncInterval: Duration = .seconds(10),
+                statusInterval: Duration = .seconds(10), backoff: Backoff = Backoff(), agentVersion: String = "meshguard") {
+        self.settings = settings
+        self.leaseTTL = leaseTTL
+        self.resyncInterval = resyncInterval
+        self.statusInterval = statusInterval
+        self.backoff = backoff
+        self.agentVersion = agentVersion
+    }
+}
+
+/// The node's key pair. The private key stays in memory (zeroed when dropped); only the public
+/// key is ever written to the store.
+public struct NodeKeys: Sendable {
+    public var privateKey: PrivateKey
+    public var publicKey: PublicKey
+    public init(privateKey: PrivateKey, publicKey: PublicKey) {
+        self.privateKey = privateKey
+        self.publicKey = publicKey
+    }
+}

@@ -1,0 +1,49 @@
+import CoreMetrics
+import MeshCore
+import Synchronization
+
+/// The agent's Prometheus metrics, through swift-metrics (the executable installs the
+/// Prometheus backend). Per-peer series are destroyed when the peer goes away, so a removed node
+/// does not linger in `/metrics`.
+final class AgentMetrics: Sendable {
+    let peersProgrammed = Gauge(label: "meshguard_peers_programmed")
+    let syncErrors = Counter(label: "meshguard_sync_errors_total")
+    let reconciles = Counter(label: "meshguard_reconciles_total")
+    let applyDuration = Timer(label: "meshguard_apply_duration_seconds", preferredDisplayUnit: .seconds)
+    let inSync = Gauge(label: "meshguard_in_sync")
+    let storeRevision = Gauge(label: "meshguard_applied_revision")
+
+    private struct PeerSeries {
+        let rx: Gauge
+        let tx: Gauge
+        let handshake: Gauge
+    }
+    private let peers = Mutex<[String: PeerSeries]>([:])
+
+    init(backend: WireGuardBackendKind) {
+        Gauge(label: "meshguard_backend_info", dimensions: [("backend", backend.rawValue)]).record(1)
+    }
+
+    func recordPeers(_ records: [NodeStatusRecord.Peer]) {
+        peersProgrammed.record(records.count)
+        peers.withLock { series in
+            let names = Set(records.map(\.node))
+            for (name, gone) in series where !names.contains(name) {
+                gone.rx.destroy()
+                gone.tx.destroy()
+                gone.handshake.destroy()
+                series[name] = nil
+            }
+            for peer in records {
+                let s = series[peer.node] ?? PeerSeries(
+                    rx: Gauge(label: "meshguard_peer_rx_bytes", dimensions: [("peer", peer.node)]),
+                    tx: Gauge(label: "meshguard_peer_tx_bytes", dimensions: [("peer", peer.node)]),
+                    handshake: Gauge(label: "meshguard_peer_last_handshake_seconds", dimensions: [("peer", peer.node)]))
+                series[peer.node] = s
+                s.rx.record(Double(peer.rxBytes))
+                s.tx.record(Double(peer.txBytes))
+                s.handshake.record(peer.lastHandshake?.seconds ?? 0)
+            }
+        }
+    }
+}

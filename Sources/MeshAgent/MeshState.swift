@@ -1,0 +1,77 @@
+import Logging
+import MeshCodec
+import MeshCore
+
+/// The agent's copy of the store records that matter to it, built from a list and then kept
+/// current from watch events. A record that does not decode is reported and the last good value
+/// for that key is kept, so one corrupt value never takes down the node's data plane.
+struct MeshState: Sendable {
+    private(set) var view = MeshView()
+    /// Revision of the last list or event applied.
+    private(set) var revision: Revision = 0
+    /// Keys whose current value did not decode, with the reason.
+    private(set) var corrupt: [String: String] = [:]
+    /// Whether this node's own claim is present in the store.
+    private(set) var ownClaimPresent = false
+    let node: NodeName
+
+    init(node: NodeName) { self.node = node }
+
+    /// Replaces everything with a full listing of the root prefix.
+    mutating func reset(to listing: Listing) {
+        view = MeshView()
+        corrupt = [:]
+        ownClaimPresent = false
+        for kv in listing.items { apply(.put(kv)) }
+        revision = listing.revision
+    }
+
+    /// Applies one event. Returns whether it can change this node's data plane.
+    @discardableResult
+    mutating func apply(_ event: WatchEvent) -> Bool {
+        revision = max(revision, event.revision)
+        let key = event.key
+        switch event {
+        case .put(let kv):
+            return put(kv)
+        case .delete:
+            corrupt[key] = nil
+            if key == StoreKeys.config { view.config = nil; return true }
+            if key == StoreKeys.pools { view.pools = []; return true }
+            if key == StoreKeys.claim(node) { ownClaimPresent = false; return false }
+            if let node = nodeName(key, StoreKeys.peersPrefix) { return view.peers.removeValue(forKey: node) != nil }
+            if let node = nodeName(key, StoreKeys.verdictsPrefix) { return view.verdicts.removeValue(forKey: node) != nil }
+            return false
+        }
+    }
+
+    private mutating func put(_ kv: KeyValue) -> Bool {
+        let key = kv.key
+        do throws(MeshError) {
+            if key == StoreKeys.config {
+                view.config = try RecordCodec.decode(ClusterConfig.self, from: kv.value, key: key)
+            } else if key == StoreKeys.pools {
+                let record = try RecordCodec.decode(PoolsRecord.self, from: kv.value, key: key)
+                view.pools = try record.podCIDRPools.map { text throws(MeshError) in try IPPrefix(text) }
+            } else if key == StoreKeys.claim(node) {
+                ownClaimPresent = true
+                return false
+            } else if let node = nodeName(key, StoreKeys.peersPrefix) {
+                view.peers[node] = try RecordCodec.decode(PeerRecord.self, from: kv.value, key: key)
+            } else if let node = nodeName(key, StoreKeys.verdictsPrefix) {
+                view.verdicts[node] = try RecordCodec.decode(VerdictRecord.self, from: kv.value, key: key)
+            } else {
+                return false
+            }
+            corrupt[key] = nil
+            return true
+        } catch {
+            corrupt[key] = error.message
+            return false
+        }
+    }
+
+    private func nodeName(_ key: String, _ prefix: String) -> NodeName? {
+        StoreKeys.nodeSuffix(of: key, prefix: prefix).flatMap { try? NodeName($0) }
+    }
+}

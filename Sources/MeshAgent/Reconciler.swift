@@ -1,0 +1,113 @@
+import Logging
+import MeshCore
+
+/// What one reconcile pass did.
+struct ReconcileReport: Sendable {
+    /// Peers sent to the device (0 when nothing changed).
+    var peerChanges = 0
+    var routeChanges = 0
+    var ruleChanges = 0
+    var linkChanged = false
+    var deviceCreated = false
+    var tornDown = false
+    var problems: [String] = []
+    var changed: Bool { peerChanges > 0 || routeChanges > 0 || ruleChanges > 0 || linkChanged || deviceCreated || tornDown }
+}
+
+/// One pass of observe → plan → apply over the device, link, routes and rules. Stateless apart
+/// from its ports; the agent serialises passes.
+struct Reconciler: Sendable {
+    let settings: NodeSettings
+    let keys: NodeKeys
+    let devices: any WireGuardDevices
+    let routing: any Routing
+    let logger: Logger
+
+    /// Brings the data plane to what `view` asks for. `removeUnknownPeers` is false until the
+    /// agent has read the whole store once.
+    func reconcile(_ view: MeshView, removeUnknownPeers: Bool) async throws -> ReconcileReport {
+        let underlayMTU = try await self.underlayMTU()
+        guard let desired = desiredDataplane(settings: settings, view: view, privateKey: keys.privateKey, underlayMTU: underlayMTU) else {
+            return try await tearDown()
+        }
+        var report = ReconcileReport(problems: desired.problems)
+        let name = settings.interface
+
+        // Order matters: the device and its peers first, then the link, then routes, and the
+        // policy rule last, so traffic is steered into the tunnel only once it can carry it.
+        report.deviceCreated = try await devices.ensureDevice(named: name)
+        guard let observed = try await devices.device(named: name) else {
+            throw MeshError(.unavailable, "WireGuard device \(name) vanished right after it was created")
+        }
+        let patch = plan(desired: desired.device, observed: observed, options: PlanOptions(removeUnknownPeers: removeUnknownPeers))
+        if !patch.isEmpty {
+            try await devices.apply(patch, to: name)
+            report.peerChanges = patch.peers.count
+            logger.info("device updated", metadata: [
+                "peers": "\(patch.peers.count)",
+                "keyChanged": "\(patch.privateKey != nil)",
+                "listenPort": "\(patch.listenPort.map(String.init) ?? "-")",
+            ])
+        }
+
+        guard let link = try await routing.link(named: name) else {
+            throw MeshError(.notFound, "WireGuard device \(name) has no network link")
+        }
+        let linkPatch = planLink(mtu: desired.routing.mtu, addresses: desired.routing.addresses, observed: link)
+        if !linkPatch.isEmpty {
+            if linkPatch.mtu != nil || linkPatch.up != nil {
+                try await routing.setLink(named: name, mtu: linkPatch.mtu, up: linkPatch.up)
+            }
+            for address in linkPatch.removeAddresses { try await routing.removeAddress(address, from: name) }
+            for address in linkPatch.addAddresses { try await routing.addAddress(address, to: name) }
+            report.linkChanged = true
+        }
+
+        for family in [IPAddress.Family.inet, .inet6] {
+            let want = desired.routing.routes.filter { $0.destination.family == family }
+            let have = try await routing.routes(table: settings.table, family: family)
+            let routePatch = planRoutes(desired: want, observed: have)
+            for route in routePatch.replace { try await routing.replaceRoute(route) }
+            for route in routePatch.delete { try await routing.deleteRoute(route) }
+            report.routeChanges += routePatch.replace.count + routePatch.delete.count
+        }
+
+        let observedRules = try await routing.rules(family: .inet) + routing.rules(family: .inet6)
+        let rulePatch = planRules(desired: desired.routing.rules, table: settings.table, observed: observedRules)
+        for rule in rulePatch.delete { try await routing.deleteRule(rule) }
+        for rule in rulePatch.add { try await routing.addRule(rule) }
+        report.ruleChanges = rulePatch.add.count + rulePatch.delete.count
+        return report
+    }
+
+    /// Encryption is off: remove the rule first (traffic falls back to plain routing at once),
+    /// then the routes in our table, then the device. Idempotent; touches only what is ours.
+    func tearDown() async throws -> ReconcileReport {
+        var report = ReconcileReport()
+        let observedRules = try await routing.rules(family: .inet) + routing.rules(family: .inet6)
+        let rulePatch = planRules(desired: [], table: settings.table, observed: observedRules)
+        for rule in rulePatch.delete { try await routing.deleteRule(rule) }
+        for family in [IPAddress.Family.inet, .inet6] {
+            for route in try await routing.routes(table: settings.table, family: family) {
+                try await routing.deleteRoute(route)
+                report.routeChanges += 1
+            }
+        }
+        if try await devices.device(named: settings.interface) != nil {
+            try await devices.deleteDevice(named: settings.interface)
+            report.tornDown = true
+        }
+        report.ruleChanges = rulePatch.delete.count
+        if report.changed { logger.info("encryption disabled: device, rule and routes removed") }
+        return report
+    }
+
+    /// The MTU of the link that carries this node's underlay address.
+    func underlayMTU() async throws -> Int {
+        let links = try await routing.links()
+        guard let link = links.first(where: { $0.addresses.contains { $0.address == settings.address } }) else {
+            throw MeshError(.invalidArgument, "--address \(settings.address) is not configured on any interface of this node")
+        }
+        return link.mtu
+    }
+}

@@ -1,0 +1,109 @@
+import MeshCodec
+import MeshCore
+
+/// The controller's copy of the records it judges and writes, kept from a list plus watch.
+struct ControllerState: Sendable {
+    private(set) var claims: [String: KeyValue] = [:]
+    private(set) var peers: [String: KeyValue] = [:]
+    private(set) var verdicts: [String: KeyValue] = [:]
+    private(set) var removals: [String: KeyValue] = [:]
+    private(set) var pools: KeyValue?
+    private(set) var revision: Revision = 0
+
+    mutating func reset(to listing: Listing) {
+        self = ControllerState()
+        for kv in listing.items { _ = apply(.put(kv)) }
+        revision = listing.revision
+    }
+
+    /// Applies an event; returns whether the controller has to re-run validation.
+    mutating func apply(_ event: WatchEvent) -> Bool {
+        revision = max(revision, event.revision)
+        let key = event.key
+        let value: KeyValue? = if case .put(let kv) = event { kv } else { nil }
+        if key == StoreKeys.pools { pools = value; return true }
+        for (prefix, path) in [(StoreKeys.claimsPrefix, \ControllerState.claims), (StoreKeys.peersPrefix, \.peers),
+                               (StoreKeys.verdictsPrefix, \.verdicts), (StoreKeys.removalsPrefix, \.removals)] {
+            if let node = StoreKeys.nodeSuffix(of: key, prefix: prefix) {
+                self[keyPath: path][node] = value
+                return true
+            }
+        }
+        return false
+    }
+}
+
+/// Store operations that bring the store to what validation decided.
+struct ControllerPlan: Sendable, Equatable {
+    var operations: [TransactionOperation] = []
+    /// One line per decision, for the log.
+    var decisions: [String] = []
+}
+
+/// Decides the writes for the current state. Pure apart from encoding: tested with tables.
+func planControllerWrites(_ state: ControllerState, pools: [IPPrefix], poolsRecord: [UInt8]) -> ControllerPlan {
+    var plan = ControllerPlan()
+    if state.pools?.value != poolsRecord {
+        plan.operations.append(.put(key: StoreKeys.pools, value: poolsRecord, lease: nil))
+    }
+
+    // Removals requested by `meshguard node remove` go first and win over everything else.
+    var removed: Set<String> = []
+    for (raw, _) in state.removals.sorted(by: { $0.key < $1.key }) {
+        removed.insert(raw)
+        guard let node = try? NodeName(raw) else {
+            plan.operations.append(.delete(key: StoreKeys.removalsPrefix + raw))
+            continue
+        }
+        for key in [StoreKeys.peer(node), StoreKeys.verdict(node), StoreKeys.claim(node), StoreKeys.status(node)] {
+            plan.operations.append(.delete(key: key))
+        }
+        plan.operations.append(.delete(key: StoreKeys.removal(node)))
+        plan.decisions.append("removed node \(node) (peer record, verdict, claim and status deleted)")
+    }
+
+    var claims: [ClaimInput] = []
+    for (raw, kv) in state.claims.sorted(by: { $0.key < $1.key }) where !removed.contains(raw) {
+        // A claim under a key that is not a node name cannot get a verdict key; it is ignored.
+        guard let node = try? NodeName(raw) else { continue }
+        claims.append(.from(kv, node: node))
+    }
+    var accepted: [NodeName: AcceptedInput] = [:]
+    for (raw, kv) in state.peers where !removed.contains(raw) {
+        guard let node = try? NodeName(raw),
+              let record = try? RecordCodec.decode(PeerRecord.self, from: kv.value, key: kv.key) else { continue }
+        accepted[node] = AcceptedInput(record: record, createRevision: kv.createRevision)
+    }
+
+    let outcome = validateClaims(claims, pools: pools, accepted: accepted)
+
+    for (node, record) in outcome.peers.sorted(by: { $0.key < $1.key }) {
+        let value = RecordCodec.encode(record)
+        if state.peers[node.rawValue]?.value != value {
+            plan.operations.append(.put(key: StoreKeys.peer(node), value: value, lease: nil))
+        }
+    }
+    // A peer record that does not decode (written by someone else) is replaced or removed.
+    for (raw, _) in state.peers where !removed.contains(raw) {
+        if let node = try? NodeName(raw), outcome.peers[node] != nil { continue }
+        plan.operations.append(.delete(key: StoreKeys.peersPrefix + raw))
+    }
+    for (node, verdict) in outcome.verdicts.sorted(by: { $0.key < $1.key }) {
+        let value = RecordCodec.encode(verdict)
+        guard state.verdicts[node.rawValue]?.value != value else { continue }
+        plan.operations.append(.put(key: StoreKeys.verdict(node), value: value, lease: nil))
+        let old = state.verdicts[node.rawValue].flatMap { try? RecordCodec.decode(VerdictRecord.self, from: $0.value, key: "") }
+        if old?.state != verdict.state || old?.reasons != verdict.reasons {
+            plan.decisions.append(verdict.state == .accepted
+                ? "accepted node \(node)"
+                : "rejected claim of node \(node)\(verdict.keptPrevious ? " (its previous record stays in force)" : ""): \(verdict.reasons.joined(separator: "; "))")
+        }
+    }
+    // Verdicts of nodes with neither a claim nor a peer record are stale.
+    for (raw, _) in state.verdicts where !removed.contains(raw) {
+        let node = try? NodeName(raw)
+        if let node, outcome.verdicts[node] != nil || outcome.peers[node] != nil { continue }
+        plan.operations.append(.delete(key: StoreKeys.verdictsPrefix + raw))
+    }
+    return plan
+}
