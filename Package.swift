@@ -116,6 +116,7 @@ let package = Package(
             dependencies: [
                 "MeshAgent", "MeshController", "MeshCodec", "MeshCore", "MeshTestKit",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "MeshLabTests", dependencies: ["MeshLab", "MeshCore", "MeshTestKit"]),

@@ -14,8 +14,12 @@ public actor FakeWireGuardDevices: WireGuardDevices {
     private var failures: [Operation: [MeshError]] = [:]
     private var persistentFailures: [Operation: MeshError] = [:]
 
-    public init(kind: WireGuardBackendKind = .userspace) {
+    /// Where the device's network link appears and disappears, as a TUN or kernel link would.
+    private let links: FakeRouting?
+
+    public init(kind: WireGuardBackendKind = .userspace, links: FakeRouting? = nil) {
         self.kind = kind
+        self.links = links
     }
 
     /// The next call of `operation` throws `error` (queued: several calls fail in turn).
@@ -34,8 +38,9 @@ public actor FakeWireGuardDevices: WireGuardDevices {
     }
 
     /// Simulates the device vanishing (wireguard-go killed, link deleted by someone else).
-    public func vanish(_ name: String) {
+    public func vanish(_ name: String) async {
         devices[name] = nil
+        try? await links?.deleteLink(named: name)
     }
 
     /// Sets handshake time and counters for a peer, as traffic would.
@@ -62,6 +67,7 @@ public actor FakeWireGuardDevices: WireGuardDevices {
         try check(.ensure)
         guard devices[name] == nil else { return false }
         devices[name] = DeviceState(name: name, privateKey: nil, listenPort: 0, fwmark: 0, peers: [])
+        await links?.addLink(name, mtu: 1420, up: false, kind: kind == .kernel ? "wireguard" : "tun")
         return true
     }
 
@@ -107,6 +113,6 @@ public actor FakeWireGuardDevices: WireGuardDevices {
 
     public func deleteDevice(named name: String) async throws {
         try check(.delete)
-        devices[name] = nil
+        if devices.removeValue(forKey: name) != nil { try? await links?.deleteLink(named: name) }
     }
 }

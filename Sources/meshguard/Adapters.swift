@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import MeshAgent
+import MeshCore
+import MeshCrypto
+import MeshRouting
+import MeshStoreSQLite
+import MeshUserspace
+import Synchronization
+
+/// The one place that names concrete adapters.
+enum Adapters {
+    /// The datastore at `location`. With `create: false` a missing SQLite file is an error
+    /// (`.unavailable`), not a new empty store: an agent pointed at the wrong path must not
+    /// publish its claim where no controller looks. The file is opened on first use and opened
+    /// again after a failure, so a store that appears later is picked up (agents retry).
+    static func store(_ location: DatastoreLocation, create: Bool, logger: Logger) throws -> any Datastore {
+        switch location {
+        case .sqlite(let path):
+            return ReopeningDatastore {
+                if !create && !FileManager.default.fileExists(atPath: path) {
+                    throw MeshError(.unavailable, "datastore \(path) does not exist (the controller creates it; check --datastore)")
+                }
+                return try SQLiteDatastore(path: path)
+            }
+        }
+    }
+
+    static func loadOrCreateKeys(stateDirectory: String) throws -> NodeKeys {
+        let privateKey = try KeyFile.loadOrCreate(stateDirectory: stateDirectory)
+        return NodeKeys(privateKey: privateKey, publicKey: KeyGeneration.publicKey(for: privateKey))
+    }
+
+    static func devices(backend: String, logger: Logger) throws -> any WireGuardDevices {
+        var configuration = UserspaceDevices.Configuration()
+        configuration.log = { message in logger.info("\(message)") }
+        return UserspaceDevices(configuration: configuration)
+    }
+
+    static func routing() throws -> any Routing {
+        try RtnetlinkRouting()
+    }
+}
+
+/// Opens the underlying store lazily and again after it failed to open, so every operation
+/// either reaches the store or throws `.unavailable` with the reason; callers retry.
+final class ReopeningDatastore: Datastore {
+    private let open: @Sendable () throws -> any Datastore
+    private let current = Mutex<(any Datastore)?>(nil)
+
+    init(open: @escaping @Sendable () throws -> any Datastore) {
+        self.open = open
+    }
+
+    private func store() throws -> any Datastore {
+        try current.withLock { current in
+            if let current { return current }
+            do {
+                let store = try open()
+                current = store
+                return store
+            } catch let error as MeshError {
+                throw error.code == .unavailable ? error : MeshError(.unavailable, error.message, errno: error.errno)
+            }
+        }
+    }
+
+    func get(_ key: String) async throws -> KeyValue? { try await store().get(key) }
+    func list(prefix: String) async throws -> Listing { try await store().list(prefix: prefix) }
+    func put(_ key: String, value: [UInt8], lease: LeaseID?) async throws -> Revision { try await store().put(key, value: value, lease: lease) }
+    func delete(_ key: String) async throws -> Bool { try await store().delete(key) }
+    func commit(_ transaction: Transaction) async throws -> TransactionResult { try await store().commit(transaction) }
+    func grantLease(ttl: Int64) async throws -> Lease { try await store().grantLease(ttl: ttl) }
+    func keepAlive(_ lease: LeaseID) async throws -> Int64 { try await store().keepAlive(lease) }
+    func revoke(_ lease: LeaseID) async throws { try await store().revoke(lease) }
+    func compact(upTo revision: Revision) async throws { try await store().compact(upTo: revision) }
+    func currentRevision() async throws -> Revision { try await store().currentRevision() }
+
+    func watch(prefix: String, from revision: Revision) -> AsyncThrowingStream<WatchBatch, any Error> {
+        do {
+            return try store().watch(prefix: prefix, from: revision)
+        } catch {
+            return AsyncThrowingStream { $0.finish(throwing: error) }
+        }
+    }
+}

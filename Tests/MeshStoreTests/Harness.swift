@@ -1,0 +1,133 @@
+import Foundation
+@testable import MeshStoreSQLite
+import MeshCore
+import MeshTestKit
+import Synchronization
+import Testing
+
+/// The backends the conformance suite runs against. An etcd case joins later; the checks use
+/// only the ``Datastore`` protocol plus the two hooks of ``StoreUnderTest``.
+enum Backend: String, Sendable, CaseIterable, CustomTestStringConvertible {
+    case sqlite
+    case memory
+
+    var testDescription: String { rawValue }
+}
+
+/// A datastore under test, and what the suite needs beyond the protocol.
+struct StoreUnderTest: Sendable {
+    let store: any Datastore
+    /// Lets `seconds` of lease time pass and the backend act on expired leases before
+    /// returning (a manual clock plus a reap for SQLite, `advance(by:)` for memory; real time
+    /// for etcd).
+    let passTime: @Sendable (Double) async throws -> Void
+    /// How many watches the backend still serves, where it can tell.
+    let activeWatches: @Sendable () async -> Int?
+}
+
+/// Runs `body` with a fresh, empty store of `backend`, and removes it afterwards.
+func withStore<T>(_ backend: Backend, _ body: (StoreUnderTest) async throws -> T) async throws -> T {
+    switch backend {
+    case .memory:
+        let store = InMemoryDatastore()
+        return try await body(StoreUnderTest(store: store,
+                                             passTime: { await store.advance(by: $0) },
+                                             activeWatches: { await store.watchCount }))
+    case .sqlite:
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let clock = ManualClock()
+        var configuration = SQLiteDatastore.Configuration()
+        configuration.clock = clock
+        let store = try SQLiteDatastore(path: directory.file("store.db"), configuration: configuration)
+        defer { store.close() }
+        return try await body(StoreUnderTest(store: store,
+                                             passTime: { seconds in
+                                                 clock.advance(by: seconds)
+                                                 try await store.reapExpiredLeases()
+                                             },
+                                             activeWatches: { store.activeWatchCount }))
+    }
+}
+
+/// A wall clock that moves only when told.
+final class ManualClock: WallClock {
+    private let seconds: Mutex<Double>
+
+    init(start: Double = 1_700_000_000) {
+        seconds = Mutex(start)
+    }
+
+    func now() -> Timestamp { Timestamp(seconds: seconds.withLock { $0 }) }
+
+    func advance(by delta: Double) {
+        seconds.withLock { $0 += delta }
+    }
+}
+
+/// A directory of its own under the system's temporary directory.
+struct TemporaryDirectory: Sendable {
+    let path: String
+
+    init() throws {
+        var template = Array((NSTemporaryDirectory() + "/meshguard-store-XXXXXX").utf8CString)
+        guard let created = mkdtemp(&template) else {
+            throw MeshError(.internalError, "mkdtemp failed", errno: errno)
+        }
+        path = String(cString: created)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+func bytes(_ string: String) -> [UInt8] { Array(string.utf8) }
+
+func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+/// The wall-clock time in nanoseconds, for latency measurements across processes.
+func wallClockNanoseconds() -> Int64 {
+    var time = timespec()
+    clock_gettime(CLOCK_REALTIME, &time)
+    return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+}
+
+/// Runs `body` and returns the ``MeshError`` it throws; records an issue when it throws none
+/// or another error.
+@discardableResult
+func meshError(_ body: () async throws -> Void,
+               sourceLocation: SourceLocation = #_sourceLocation) async -> MeshError? {
+    do {
+        try await body()
+        Issue.record("expected a MeshError, got none", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as MeshError {
+        return error
+    } catch {
+        Issue.record("expected a MeshError, got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// Milliseconds statistics of latency samples (nanoseconds), for printing.
+struct LatencySummary: CustomStringConvertible {
+    let samples: [Int64]
+
+    func percentile(_ p: Double) -> Double {
+        let sorted = samples.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        let index = min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))
+        return Double(sorted[index]) / 1e6
+    }
+
+    var median: Double { percentile(0.5) }
+
+    var description: String {
+        func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
+        return "n=\(samples.count) min \(ms(percentile(0))) p50 \(ms(percentile(0.5))) p90 \(ms(percentile(0.9))) "
+            + "p99 \(ms(percentile(0.99))) max \(ms(percentile(1)))"
+    }
+}
