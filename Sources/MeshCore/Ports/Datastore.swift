@@ -131,6 +131,16 @@ public struct TransactionResult: Hashable, Sendable {
 /// `.compacted` when a watch asks for history that is gone (re-list, then watch again),
 /// `.leaseNotFound` when a lease expired or never existed, `.invalidArgument` for an empty or
 /// oversized key or value. A missing key is not an error: `get` returns nil, `delete` false.
+///
+/// Details every backend shares (etcd's behaviour, checked by the conformance suite):
+/// - revision 1 is the empty store; a write that changes nothing takes no new revision;
+/// - `watch(from:)` with 0 or less means "from the next revision";
+/// - watching from the compact revision itself works, only older revisions fail `.compacted`;
+///   `compact` at or below the current compact revision does nothing, beyond the current
+///   revision it throws `.invalidArgument`;
+/// - a transaction that writes the same key twice, or a lease TTL outside 1…9,000,000,000 s,
+///   throws `.invalidArgument`; a put with an unknown or expired lease throws `.leaseNotFound`
+///   and writes nothing.
 public protocol Datastore: Sendable {
     /// The current value of `key`, or nil.
     func get(_ key: String) async throws -> KeyValue?
