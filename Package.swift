@@ -96,7 +96,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "meshguard-bench",
-            dependencies: ["MeshCore", "MeshUserspace", "MeshCrypto", "MeshLab"],
+            dependencies: ["MeshCore", "MeshUserspace", "MeshCrypto"],
             swiftSettings: strict
         ),
 
