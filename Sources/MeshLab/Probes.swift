@@ -258,7 +258,7 @@ enum TCPDriver {
         return fd
     }
 
-    private static func socketAddress(_ address: UInt32, _ port: UInt16) -> sockaddr_in {
+    static func socketAddress(_ address: UInt32, _ port: UInt16) -> sockaddr_in {
         var result = sockaddr_in()
         result.sin_family = sa_family_t(AF_INET)
         result.sin_port = port.bigEndian

@@ -7,6 +7,7 @@ import MeshHTTP
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import UnixSignals
 
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import Logging
 import MeshController
 import MeshCore
 import ServiceLifecycle
+import UnixSignals
 
 struct ControllerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -40,7 +40,7 @@ struct NodeCommand: AsyncParsableCommand {
         @Option(help: "Seconds to wait for the controller to carry out the removal (0: do not wait).") var timeout = 30
 
         func validate() throws {
-            do { _ = try NodeName(name) } catch let error as MeshError { throw error.validation }
+            do throws(MeshError) { _ = try NodeName(name) } catch { throw error.validation }
             guard timeout >= 0 else { throw ValidationError("--timeout must not be negative") }
         }
 

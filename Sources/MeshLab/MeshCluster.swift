@@ -1,0 +1,135 @@
+import Foundation
+import Glibc
+public import MeshCore
+
+/// How a ``MeshCluster`` runs Meshguard: which binary, and the timings that keep tests and the
+/// demo quick (short leases and resync intervals; production defaults are longer).
+public struct MeshClusterOptions: Sendable {
+    /// The `meshguard` executable to run in the lab.
+    public var binary: String
+    public var agentLeaseTTL = 6
+    public var controllerLeaseTTL = 4
+    public var resyncInterval = "1s"
+    public var statusInterval = "1s"
+    public var pools = ["10.244.0.0/16"]
+    public var logLevel = "info"
+    public var wireGuardPort: UInt16 = 51830
+    public var httpPort: UInt16 = 9473
+    /// Appended to every agent's command line.
+    public var extraAgentArguments: [String] = []
+
+    public init(binary: String) { self.binary = binary }
+}
+
+/// A lab with Meshguard running in it: a controller in the fabric namespace and one agent per
+/// node (in the node's network and mount namespaces), sharing a SQLite datastore file.
+public final class MeshCluster: Sendable {
+    public let lab: Lab
+    public let options: MeshClusterOptions
+    public let datastorePath: String
+    private let processes = Locked<[String: LabProcess]>([:])
+
+    public init(lab: Lab, options: MeshClusterOptions) {
+        self.lab = lab
+        self.options = options
+        datastorePath = "\(lab.workDirectory)/meshguard.db"
+    }
+
+    public var datastoreURL: String { "sqlite://\(datastorePath)" }
+
+    /// Where node `node` keeps its private key.
+    public func stateDirectory(of node: LabNode) -> String { "\(lab.workDirectory)/\(node.name)-state" }
+
+    // MARK: processes
+
+    /// Starts a controller instance in the fabric namespace (several may run: one leads).
+    @discardableResult
+    public func startController(_ id: String = "c1") throws(MeshError) -> LabProcess {
+        var arguments = [options.binary, "controller", "--datastore", datastoreURL, "--identity", id,
+                         "--lease-ttl", "\(options.controllerLeaseTTL)", "--log-level", options.logLevel]
+        for pool in options.pools { arguments += ["--pod-cidr-pool", pool] }
+        let process = try lab.spawn(in: lab.fabric, arguments, logFile: "\(lab.workDirectory)/controller-\(id).log")
+        processes.withLock { $0["controller-\(id)"] = process }
+        return process
+    }
+
+    public func agentArguments(for node: LabNode) -> [String] {
+        [options.binary, "agent", "--datastore", datastoreURL, "--node", node.name, "--address", "\(node.address)",
+         "--pod-cidr", "\(node.podCIDR)", "--state-dir", stateDirectory(of: node), "--lease-ttl", "\(options.agentLeaseTTL)",
+         "--resync-interval", options.resyncInterval, "--status-interval", options.statusInterval,
+         "--listen-port", "\(options.wireGuardPort)", "--http-port", "\(options.httpPort)", "--log-level", options.logLevel]
+            + options.extraAgentArguments
+    }
+
+    /// Starts the agent of `node` (its log is appended to, so restarts keep history).
+    @discardableResult
+    public func startAgent(_ node: LabNode) throws(MeshError) -> LabProcess {
+        let process = try lab.spawn(in: node, agentArguments(for: node), logFile: "\(lab.workDirectory)/agent-\(node.name).log")
+        processes.withLock { $0["agent-\(node.name)"] = process }
+        return process
+    }
+
+    public func agent(_ node: LabNode) -> LabProcess? { processes.withLock { $0["agent-\(node.name)"] } }
+    public func controller(_ id: String = "c1") -> LabProcess? { processes.withLock { $0["controller-\(id)"] } }
+
+    /// Every process this cluster started, by role (`agent-n1`, `controller-c1`).
+    public var allProcesses: [String: LabProcess] { processes.withLock { $0 } }
+
+    /// Runs a `meshguard` CLI command against this cluster's datastore.
+    public func cli(_ arguments: [String], timeout: Duration = .seconds(90)) throws(MeshError) -> CommandResult {
+        try lab.run(in: lab.fabric, [options.binary] + arguments + ["--datastore", datastoreURL], timeout: timeout)
+    }
+
+    /// `meshguard status -o json`, decoded.
+    public func status() throws(MeshError) -> ClusterReport {
+        let result = try cli(["status", "-o", "json"]).checked()
+        do {
+            return try JSONDecoder().decode(ClusterReport.self, from: Data(result.stdout.utf8))
+        } catch {
+            throw MeshError(.invalidRecord, "meshguard status -o json printed something else: \(error)")
+        }
+    }
+
+    /// The pid of the wireguard-go daemon serving `node`, if one runs.
+    public func wireGuardGoPID(on node: LabNode) -> pid_t? {
+        guard let result = try? lab.run(in: lab.fabric, ["ip", "netns", "pids", node.namespace.name]), result.succeeded else { return nil }
+        for line in result.stdout.split(separator: "\n") {
+            guard let pid = pid_t(line.trimmingCharacters(in: .whitespaces)),
+                  let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) else { continue }
+            if cmdline.split(separator: "\0").first?.hasSuffix("wireguard-go") == true { return pid }
+        }
+        return nil
+    }
+
+    /// Waits for `condition`, polling every 200 ms; throws `.timeout` naming `what`.
+    public func wait(_ what: String, timeout: Duration = .seconds(60),
+                     until condition: () throws -> Bool) throws(MeshError) {
+        let deadline = ContinuousClock.now + timeout
+        var lastError: (any Error)?
+        while ContinuousClock.now < deadline {
+            do {
+                if try condition() { return }
+            } catch {
+                lastError = error
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        throw MeshError(.timeout, "timed out after \(timeout) waiting for \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))
+    }
+
+    /// Waits until every node is accepted by the controller.
+    public func waitForAcceptance(timeout: Duration = .seconds(60)) throws(MeshError) {
+        try wait("all \(lab.nodes.count) nodes accepted", timeout: timeout) {
+            let report = try status()
+            return report.nodes.count == lab.nodes.count && report.nodes.allSatisfy { $0.standing == .accepted }
+        }
+    }
+
+    /// Every process started, newest log lines first, for failure reports.
+    public func logs(lines: Int = 30) -> String {
+        allProcesses.sorted { $0.key < $1.key }.map { name, process in
+            let log = process.log().split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+            return "── \(name) (\(process.isRunning ? "running" : "\(process.termination.map { "\($0)" } ?? "?")")) ──\n\(log)"
+        }.joined(separator: "\n")
+    }
+}
