@@ -24,7 +24,10 @@ func loadRecords(from store: any Datastore) async throws -> LoadedRecords {
         if key == StoreKeys.config { records.config = decode(ClusterConfig.self, kv) }
         else if key == StoreKeys.pools { records.pools = decode(PoolsRecord.self, kv)?.podCIDRPools ?? [] }
         else if key == StoreKeys.leader { records.leader = decode(LeaderRecord.self, kv) }
-        else if let n = StoreKeys.nodeSuffix(of: key, prefix: StoreKeys.claimsPrefix) { records.claims[n] = decode(ClaimRecord.self, kv) }
+        else if let n = StoreKeys.nodeSuffix(of: key, prefix: StoreKeys.claimsPrefix) {
+            records.claimKeys.insert(n)
+            records.claims[n] = decode(ClaimRecord.self, kv)
+        }
         else if let n = StoreKeys.nodeSuffix(of: key, prefix: StoreKeys.peersPrefix) { records.peers[n] = decode(PeerRecord.self, kv) }
         else if let n = StoreKeys.nodeSuffix(of: key, prefix: StoreKeys.verdictsPrefix) { records.verdicts[n] = decode(VerdictRecord.self, kv) }
         else if let n = StoreKeys.nodeSuffix(of: key, prefix: StoreKeys.statusPrefix) { records.statuses[n] = decode(NodeStatusRecord.self, kv) }

@@ -59,16 +59,20 @@ public struct ClusterRecords: Sendable {
     public var pools: [String]
     public var leader: LeaderRecord?
     public var claims: [String: ClaimRecord]
+    /// Nodes with a claim key in the store, including claims that did not decode.
+    public var claimKeys: Set<String>
     public var peers: [String: PeerRecord]
     public var verdicts: [String: VerdictRecord]
     public var statuses: [String: NodeStatusRecord]
 
     public init(config: ClusterConfig?, pools: [String], leader: LeaderRecord?, claims: [String: ClaimRecord],
-                peers: [String: PeerRecord], verdicts: [String: VerdictRecord], statuses: [String: NodeStatusRecord]) {
+                claimKeys: Set<String>? = nil, peers: [String: PeerRecord], verdicts: [String: VerdictRecord],
+                statuses: [String: NodeStatusRecord]) {
         self.config = config
         self.pools = pools
         self.leader = leader
         self.claims = claims
+        self.claimKeys = claimKeys ?? Set(claims.keys)
         self.peers = peers
         self.verdicts = verdicts
         self.statuses = statuses
@@ -78,16 +82,17 @@ public struct ClusterRecords: Sendable {
 public func buildClusterReport(_ r: ClusterRecords) -> ClusterReport {
     let enabled = r.config?.enabled ?? false
     let strict = r.config?.strict ?? false
-    let names = Set(r.claims.keys).union(r.peers.keys).union(r.verdicts.keys).union(r.statuses.keys).sorted()
+    let names = r.claimKeys.union(r.claims.keys).union(r.peers.keys).union(r.verdicts.keys).union(r.statuses.keys).sorted()
 
     var nodes: [ClusterReport.Node] = []
     for name in names {
         let claim = r.claims[name], peer = r.peers[name], verdict = r.verdicts[name], status = r.statuses[name]
+        let claimed = r.claimKeys.contains(name) || claim != nil
         let standing: ClusterReport.Node.Standing
-        if let verdict, verdict.state == .rejected, claim != nil {
+        if let verdict, verdict.state == .rejected, claimed {
             standing = .rejected
         } else if peer != nil {
-            standing = claim == nil ? .silent : .accepted
+            standing = claimed ? .accepted : .silent
         } else {
             standing = .pending
         }
@@ -97,7 +102,7 @@ public func buildClusterReport(_ r: ClusterRecords) -> ClusterReport {
             name: name, standing: standing, reasons: standing == .rejected ? verdict?.reasons ?? [] : [],
             address: claim?.address ?? peer.map { $0.endpoint }, podCIDRs: peer?.allowedIPs ?? claim?.podCIDRs ?? [],
             publicKeyFingerprint: (claim?.publicKey ?? peer?.publicKey).map { String($0.prefix(8)) },
-            agentRunning: claim != nil, backend: status?.backend, inSync: status?.inSync,
+            agentRunning: claimed, backend: status?.backend, inSync: status?.inSync,
             peersProgrammed: status.map { $0.peers.count }, peersExpected: expected,
             latestHandshake: handshakes.max(), rxBytes: status?.peers.reduce(0) { $0 + $1.rxBytes } ?? 0,
             txBytes: status?.peers.reduce(0) { $0 + $1.txBytes } ?? 0, lastError: status?.lastError))

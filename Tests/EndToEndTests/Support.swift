@@ -1,0 +1,73 @@
+import Dispatch
+import Foundation
+import MeshCore
+import MeshLab
+import MeshTestKit
+import Testing
+
+/// The `meshguard` binary `swift build` put next to the test runner (`MESHGUARD_BINARY`
+/// overrides). The end-to-end tests run it exactly as an operator would.
+func meshguardBinary() throws -> String {
+    if let override = ProcessInfo.processInfo.environment["MESHGUARD_BINARY"] { return override }
+    var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = directory.appendingPathComponent("meshguard").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        directory = directory.deletingLastPathComponent()
+    }
+    throw MeshError(.notFound, "meshguard binary not found next to the test runner; run `swift build` first or set MESHGUARD_BINARY")
+}
+
+/// Whether the end-to-end suite can run here: root (namespaces) and wireguard-go.
+let canRunEndToEnd = TestNamespace.isRoot && TestNamespace.commandExists("wireguard-go")
+    && TestNamespace.commandExists("tcpdump") && TestNamespace.commandExists("ping")
+
+/// Runs blocking lab calls off Swift's cooperative pool (it has as many threads as cores; a
+/// blocked one would stall every other test in the process).
+func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try body() })
+        }
+    }
+}
+
+/// Builds a lab of `nodes` nodes with Meshguard's controller and agents running, accepted, and
+/// (unless `enable` is false) encryption on; runs `body`; always tears down. On failure the
+/// processes' logs are attached to the test output.
+func withCluster(nodes: Int = 3, enable: Bool = true, startAgents: Bool = true, configure: (inout MeshClusterOptions) -> Void = { _ in },
+                 _ body: (MeshCluster) async throws -> Void) async throws {
+    var options = MeshClusterOptions(binary: try meshguardBinary())
+    options.logLevel = "info"
+    configure(&options)
+    let spec = LabSpec(id: LabSpec.uniqueID(prefix: "mge"), nodeCount: nodes, podsPerNode: 2)
+    let lab = try await offload { try Lab.create(spec) }
+    let cluster = MeshCluster(lab: lab, options: options)
+    defer { lab.destroy() }
+    do {
+        if startAgents {
+            try cluster.startController()
+            for node in lab.nodes { try cluster.startAgent(node) }
+            try await offload { try cluster.waitForAcceptance() }
+            if enable {
+                let result = try await offload { try cluster.cli(["enable", "--wait", "--timeout", "60"]) }
+                #expect(result.succeeded, "meshguard enable --wait: \(result)")
+            }
+        }
+        try await body(cluster)
+    } catch {
+        print("── logs of lab \(spec.id) ──\n\(cluster.logs(lines: 60))")
+        throw error
+    }
+}
+
+extension MeshCluster {
+    /// `ip route show table 51830` inside a node.
+    func tableRoutes(_ node: LabNode) throws -> String {
+        try lab.run(in: node, ["ip", "route", "show", "table", "51830"]).checked().stdout
+    }
+
+    func rules(_ node: LabNode) throws -> String {
+        try lab.run(in: node, ["ip", "rule", "show"]).checked().stdout
+    }
+}
