@@ -90,4 +90,13 @@ import Testing
         #expect(process.terminationStatus == 1, "\(stderr)")
         #expect(stderr.contains("meshguard demo needs root"), "\(stderr)")
     }
+
+    @Test(.enabled(if: TestNamespace.isRoot, "needs root to get past the demo's root check; CI runs as root"))
+    func demoWithoutWireGuardSaysSo() throws {
+        // No wireguard-go on PATH (and this build does not use kernel WireGuard).
+        let run = try meshguard(["demo"], environment: ["PATH": "/nonexistent"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("neither kernel WireGuard nor wireguard-go"), "\(run.stderr)")
+        #expect(run.stderr.contains("apt-get install wireguard-go"))
+    }
 }
