@@ -99,7 +99,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "meshguard-bench",
-            dependencies: ["MeshCore", "MeshUserspace", "MeshCrypto"],
+            dependencies: ["MeshCore", "MeshUserspace", "MeshCrypto", "MeshStoreSQLite", "MeshCodec"],
             swiftSettings: strict
         ),
 

@@ -1,30 +1,107 @@
-/// Command-line options: `--peers N` (default 5000), `--runs N` (default 3).
+/// The benchmark to run, from the first argument (`all` when there is none or it is a flag).
+enum Mode: String {
+    case wireguard, agent, store, all
+    /// Hidden: one writer process of the `store` benchmark, started by the benchmark itself.
+    case storeWriter = "store-writer"
+}
+
+let usage = """
+    usage: meshguard-bench [all|wireguard|agent|store] [options]   (run as root)
+      wireguard  [--peers N] [--runs N]      agent's backend vs `wg setconf`, one-peer change
+      agent      [--peers N] [--meshguard PATH] [--changes N] [--idle-seconds S] [--agent-log-level L]
+                                             the real `meshguard agent` programming N peers from the store
+      store      [--writes N] [--interval-ms M] [--writers K]
+                                             cross-process watch latency of the SQLite datastore
+      all        every option above; runs the three and prints one summary (default)
+    defaults: --peers 5000 --runs 3 --changes 5 --idle-seconds 30 --agent-log-level warning
+              --writes 200 --interval-ms 50 --writers 4
+    """
+
+/// Command-line options of every mode; each mode accepts only its own flags.
 struct Options {
+    var mode = Mode.all
+    /// wireguard, agent: peers in the mesh.
     var peers = 5000
+    /// wireguard: runs of each measurement.
     var runs = 3
+    /// agent: the `meshguard` executable (default: beside this one).
+    var meshguard: String?
+    /// agent: one-peer changes made through the store.
+    var changes = 5
+    /// agent: length of the idle window (default: one resync interval of the agent).
+    var idleSeconds = 30
+    /// agent: the agent's --log-level; `info` logs each reconcile pass with its duration.
+    var agentLogLevel = "warning"
+    /// store, store-writer: values each writer puts.
+    var writes = 200
+    /// store, store-writer: pause between a writer's puts, in milliseconds (0: flat out).
+    var intervalMilliseconds = 50
+    /// store: writers of the flat-out round.
+    var writers = 4
+    /// store-writer: the datastore file and the key prefix to write under.
+    var database = ""
+    var prefix = ""
+
+    private static let flags: [Mode: Set<String>] = [
+        .wireguard: ["--peers", "--runs"],
+        .agent: ["--peers", "--meshguard", "--changes", "--idle-seconds", "--agent-log-level"],
+        .store: ["--writes", "--interval-ms", "--writers"],
+        .all: ["--peers", "--runs", "--meshguard", "--changes", "--idle-seconds", "--agent-log-level",
+               "--writes", "--interval-ms", "--writers"],
+        .storeWriter: ["--db", "--prefix", "--writes", "--interval-ms"],
+    ]
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
+        if let first = rest.first, !first.hasPrefix("-") {
+            guard let mode = Mode(rawValue: first) else { throw BenchError("unknown mode '\(first)'\n\(usage)") }
+            self.mode = mode
+            rest = rest.dropFirst()
+        }
         while let flag = rest.popFirst() {
-            guard flag == "--peers" || flag == "--runs" else {
-                if flag == "--help" || flag == "-h" { throw BenchError("usage: meshguard-bench [--peers N] [--runs N]") }
-                throw BenchError("unknown option \(flag); usage: meshguard-bench [--peers N] [--runs N]")
+            if flag == "--help" || flag == "-h" { throw HelpRequested() }
+            guard Self.flags[mode]!.contains(flag) else {
+                throw BenchError("\(flag) is not an option of mode '\(mode.rawValue)'\n\(usage)")
             }
-            guard let text = rest.popFirst(), let value = Int(text), value > 0 else {
-                throw BenchError("\(flag) needs a positive number")
+            guard let text = rest.popFirst() else { throw BenchError("\(flag) needs a value") }
+            switch flag {
+            case "--meshguard": meshguard = text
+            case "--agent-log-level": agentLogLevel = text
+            case "--db": database = text
+            case "--prefix": prefix = text
+            default:
+                let minimum = flag == "--interval-ms" ? 0 : 1
+                guard let value = Int(text), value >= minimum else {
+                    throw BenchError("\(flag) needs a number of at least \(minimum), not '\(text)'")
+                }
+                switch flag {
+                case "--peers":
+                    guard value <= 65_000 else { throw BenchError("--peers is at most 65000 (one address plan per peer)") }
+                    peers = value
+                case "--runs": runs = value
+                case "--changes":
+                    guard value <= 200 else { throw BenchError("--changes is at most 200") }
+                    changes = value
+                case "--idle-seconds": idleSeconds = value
+                case "--writes": writes = value
+                case "--interval-ms": intervalMilliseconds = value
+                case "--writers":
+                    guard value <= 64 else { throw BenchError("--writers is at most 64") }
+                    writers = value
+                default: throw BenchError("unhandled option \(flag)")
+                }
             }
-            if flag == "--peers" {
-                guard value <= 65_000 else { throw BenchError("--peers is at most 65000 (one address plan per peer)") }
-                peers = value
-            } else {
-                runs = value
-            }
+        }
+        if mode == .storeWriter && (database.isEmpty || prefix.isEmpty) {
+            throw BenchError("store-writer needs --db PATH and --prefix P")
         }
     }
 }
+
+/// `--help`: print the usage and exit 0.
+struct HelpRequested: Error {}
 
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
-

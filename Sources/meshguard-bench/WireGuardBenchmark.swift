@@ -1,52 +1,37 @@
-// meshguard-bench: how long the userspace backend takes to load a large mesh into wireguard-go,
-// next to wg(8) loading the same configuration from a file. Run as root; it works in a
-// namespace of its own and removes everything it created.
-//
-//   meshguard-bench [--peers N] [--runs N]
+// `meshguard-bench wireguard`: how long the agent's userspace backend takes to load a large mesh
+// into wireguard-go, next to wg(8) loading the same configuration from a file, and how long a
+// one-peer change takes. Works in a namespace of its own and removes everything it created.
 
 import Foundation
 import MeshCore
 import MeshCrypto
 import MeshUserspace
 
-@main
-struct Bench {
-    static func main() async {
-        do {
-            try await benchmark(Options(Array(CommandLine.arguments.dropFirst())))
-        } catch {
-            FileHandle.standardError.write(Data("meshguard-bench: \(error)\n".utf8))
-            exit(1)
-        }
-    }
-
-    static func benchmark(_ options: Options) async throws {
-        guard geteuid() == 0 else { throw BenchError("run as root: it creates a network namespace and TUN devices") }
+enum WireGuardBenchmark {
+    static func run(peers n: Int, runs: Int) async throws -> Summary {
         let namespace = "mgbench-\(getpid())"
         let device = "mgb\(getpid())"
-        let scratch = NSTemporaryDirectory() + "meshguard-bench-\(getpid())"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: false,
-                                                attributes: [.posixPermissions: 0o700])
-        try run(["ip", "netns", "add", namespace])
+        let (scratch, scratchCleanup) = try ScratchDirectory.create("meshguard-bench-\(getpid())")
+        defer { Cleanup.shared.perform(scratchCleanup) }
+        let (space, namespaceCleanup) = try BenchNamespace.create(name: namespace, devices: [device])
+        defer { Cleanup.shared.perform(namespaceCleanup) }
         let devices = UserspaceDevices(configuration: .init(startupTimeout: .seconds(30), ioTimeout: .seconds(120),
-                                                            launcherPrefix: ["ip", "netns", "exec", namespace]))
+                                                            launcherPrefix: space.exec([])))
         do {
-            try await measureAll(options, devices: devices, device: device, scratch: scratch)
+            let summary = try await measurements(peers: n, runs: runs, devices: devices, device: device,
+                                                 scratch: scratch.path)
+            try await devices.deleteDevice(named: device)
+            return summary
         } catch {
             try? await devices.deleteDevice(named: device)
-            _ = try? run(["ip", "netns", "del", namespace])
-            try? FileManager.default.removeItem(atPath: scratch)
             throw error
         }
-        try await devices.deleteDevice(named: device)
-        try run(["ip", "netns", "del", namespace])
-        try FileManager.default.removeItem(atPath: scratch)
     }
 
-    static func measureAll(_ options: Options, devices: UserspaceDevices, device: String, scratch: String) async throws {
-        let wg = try run(["sh", "-c", "command -v wg"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        let (n, runs) = (options.peers, options.runs)
-        print("meshguard-bench: \(n) peers, \(runs) runs each, device \(device) (wireguard-go, own namespace)")
+    private static func measurements(peers n: Int, runs: Int, devices: UserspaceDevices, device: String,
+                                     scratch: String) async throws -> Summary {
+        let wg = try runCommand(["sh", "-c", "command -v wg"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        print("wireguard: \(n) peers, \(runs) runs each, device \(device) (wireguard-go, own namespace)")
 
         let started = ContinuousClock.now
         var desired = makeConfig(peers: n)
@@ -84,7 +69,7 @@ struct Bench {
         var wgTimes: [Duration] = []
         for _ in 0..<runs {
             try await reset()
-            wgTimes.append(try await measure { try run([wg, "setconf", device, configPath]) })
+            wgTimes.append(try await measure { try runCommand([wg, "setconf", device, configPath]) })
             try await check("wg setconf", peers: desired)
         }
 
@@ -113,27 +98,17 @@ struct Bench {
 
         let agent = median(agentTimes)
         let setconf = median(wgTimes)
-        let ratio = Double(agent.components.attoseconds / 1_000_000_000 + agent.components.seconds * 1_000_000_000)
-            / Double(setconf.components.attoseconds / 1_000_000_000 + setconf.components.seconds * 1_000_000_000)
-        let rows: [(String, String)] = [
-            ("peers", "\(n)"),
-            ("config generation (not timed below)", milliseconds(generation)),
-            ("(a) full load, UserspaceDevices.apply", milliseconds(agent)),
-            ("    plan from empty state", milliseconds(median(planTimes))),
-            ("(b) full load, wg setconf <file>", milliseconds(setconf)),
-            ("    ratio (a) / (b)", String(format: "%.2f", ratio)),
-            ("(c) one-peer change, apply", milliseconds(median(onePeerTimes))),
-            ("    read back all peers (get=1)", milliseconds(median(readTimes))),
-            ("(d) peak RSS of this process (VmHWM)", "\((memoryKB("VmHWM") ?? 0) / 1024) MiB"),
-            ("    peak RSS of wireguard-go (VmHWM)", "\(wireGuardGoPeak / 1024) MiB"),
-        ]
-        let width = rows.map(\.0.count).max()!
-        print("")
-        print("median of \(runs) runs; all runs: (a) \(agentTimes.map(milliseconds)), (b) \(wgTimes.map(milliseconds)), (c) \(onePeerTimes.map(milliseconds))")
-        print(String(repeating: "-", count: width + 16))
-        for (label, value) in rows {
-            print(label.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
-        }
-        print(String(repeating: "-", count: width + 16))
+        print("  all runs: (a) \(agentTimes.map(milliseconds)), (b) \(wgTimes.map(milliseconds)), (c) \(onePeerTimes.map(milliseconds))")
+        var summary = Summary("wireguard-go: agent's backend vs wg setconf, \(n) peers (median of \(runs) runs)")
+        summary.add("config generation (not timed below)", milliseconds(generation))
+        summary.add("(a) full load, UserspaceDevices.apply", milliseconds(agent))
+        summary.add("    plan from empty state", milliseconds(median(planTimes)))
+        summary.add("(b) full load, wg setconf <file>", milliseconds(setconf))
+        summary.add("    ratio (a) / (b)", String(format: "%.2f", agent.seconds / setconf.seconds))
+        summary.add("(c) one-peer change, apply", milliseconds(median(onePeerTimes)))
+        summary.add("    read back all peers (get=1)", milliseconds(median(readTimes)))
+        summary.add("(d) peak RSS of this process (VmHWM)", mebibytes(kB: memoryKB("VmHWM")))
+        summary.add("    peak RSS of wireguard-go (VmHWM)", mebibytes(kB: wireGuardGoPeak))
+        return summary
     }
 }

@@ -9,6 +9,21 @@ func memoryKB(_ field: String, pid: String = "self") -> Int? {
     return nil
 }
 
+func mebibytes(kB: Int?) -> String {
+    kB.map { String(format: "%.1f MiB", Double($0) / 1024) } ?? "n/a"
+}
+
+/// CPU time the process has used, user plus system (utime + stime of /proc/<pid>/stat).
+func cpuTime(pid: String) -> Duration? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    // After "pid (comm)": field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Int64(fields[11]), let system = Int64(fields[12]) else { return nil }
+    let ticks = Int64(sysconf(Int32(_SC_CLK_TCK)))
+    return .milliseconds((user + system) * 1000 / max(ticks, 1))
+}
+
 /// The pid of the daemon serving `device`: its command line is `<path>/wireguard-go <device>`.
 func wireGuardGoPID(for device: String) -> String? {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -19,4 +34,3 @@ func wireGuardGoPID(for device: String) -> String? {
     }
     return nil
 }
-
