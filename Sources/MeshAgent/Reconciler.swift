@@ -26,20 +26,27 @@ struct Reconciler: Sendable {
     /// Brings the data plane to what `view` asks for. `removeUnknownPeers` is false until the
     /// agent has read the whole store once.
     func reconcile(_ view: MeshView, removeUnknownPeers: Bool) async throws -> ReconcileReport {
+        var phases = PhaseClock()
+        defer { logger.debug("reconcile phases", metadata: ["ms": "\(phases.summary)"]) }
         let underlayMTU = try await self.underlayMTU()
+        phases.mark("mtu")
         guard let desired = desiredDataplane(settings: settings, view: view, privateKey: keys.privateKey, underlayMTU: underlayMTU) else {
             return try await tearDown()
         }
+        phases.mark("desired")
         var report = ReconcileReport(problems: desired.problems)
         let name = settings.interface
 
         // Order matters: the device and its peers first, then the link, then routes, and the
         // policy rule last, so traffic is steered into the tunnel only once it can carry it.
         report.deviceCreated = try await devices.ensureDevice(named: name)
+        phases.mark("ensure")
         guard let observed = try await devices.device(named: name) else {
             throw MeshError(.unavailable, "WireGuard device \(name) vanished right after it was created")
         }
+        phases.mark("read")
         let patch = plan(desired: desired.device, observed: observed, options: PlanOptions(removeUnknownPeers: removeUnknownPeers))
+        phases.mark("plan")
         if !patch.isEmpty {
             try await devices.apply(patch, to: name)
             report.peerChanges = patch.peers.count
@@ -50,6 +57,7 @@ struct Reconciler: Sendable {
             ])
         }
 
+        phases.mark("apply")
         guard let link = try await routing.link(named: name) else {
             throw MeshError(.notFound, "WireGuard device \(name) has no network link")
         }
@@ -63,6 +71,7 @@ struct Reconciler: Sendable {
             report.linkChanged = true
         }
 
+        phases.mark("link")
         for family in [IPAddress.Family.inet, .inet6] {
             let want = desired.routing.routes.filter { $0.destination.family == family }
             let have = try await routing.routes(table: settings.table, family: family)
@@ -72,11 +81,13 @@ struct Reconciler: Sendable {
             report.routeChanges += routePatch.replace.count + routePatch.delete.count
         }
 
+        phases.mark("routes")
         let observedRules = try await routing.rules(family: .inet) + routing.rules(family: .inet6)
         let rulePatch = planRules(desired: desired.routing.rules, table: settings.table, observed: observedRules)
         for rule in rulePatch.delete { try await routing.deleteRule(rule) }
         for rule in rulePatch.add { try await routing.addRule(rule) }
         report.ruleChanges = rulePatch.add.count + rulePatch.delete.count
+        phases.mark("rules")
         return report
     }
 
@@ -109,5 +120,22 @@ struct Reconciler: Sendable {
             throw MeshError(.invalidArgument, "--address \(settings.address) is not configured on any interface of this node")
         }
         return link.mtu
+    }
+}
+
+/// Milliseconds spent in each phase of a pass, for the debug log.
+struct PhaseClock {
+    private var last = ContinuousClock.now
+    private var phases: [(String, Duration)] = []
+
+    mutating func mark(_ phase: String) {
+        let now = ContinuousClock.now
+        phases.append((phase, now - last))
+        last = now
+    }
+
+    var summary: String {
+        phases.map { name, d in "\(name)=\(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)" }
+            .joined(separator: " ")
     }
 }

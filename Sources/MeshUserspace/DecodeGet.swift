@@ -12,7 +12,7 @@ extension UAPI {
     /// key with a bad value is an error. Absent fields decode as zero, as wireguard-go omits
     /// zero `listen_port`, `fwmark` and an unset private key.
     ///
-    /// Peers come out sorted by public key; allowed IPs in the order the reply lists them.
+    /// Peers come out sorted by public key, each peer's allowed IPs sorted.
     ///
     /// The private key's hex digits are decoded straight into the key's own storage; no string
     /// ever holds them. The caller should still wipe `reply`.
@@ -138,6 +138,8 @@ private struct GetReplyParser {
         if handshakeSeconds != 0 || handshakeNanoseconds != 0 {
             done.lastHandshake = Timestamp(seconds: Double(handshakeSeconds) + Double(handshakeNanoseconds) / 1e9)
         }
+        // Sorted like desired lists, so the planner compares them without building sets.
+        if done.allowedIPs.count > 1 { done.allowedIPs.sort() }
         peers.append(done)
         peer = nil
         handshakeSeconds = 0

@@ -38,7 +38,7 @@ import Testing
         let peer = try #require(state.peers.first)
         #expect(peer.publicKey.base64 == "S+SqHFeLrGQheLXT4MnVtF1YfJAp+ij+pjc0M9beTGw=")
         #expect(peer.endpoint == Fixture.endpoint("[fd00:99::2]:51821"))
-        #expect(peer.allowedIPs == ["10.99.0.2/32", "10.98.0.0/24", "fd00:98::/64"].map(Fixture.prefix))
+        #expect(peer.allowedIPs == ["10.98.0.0/24", "10.99.0.2/32", "fd00:98::/64"].map(Fixture.prefix))
         #expect(peer.persistentKeepalive == 25)
         #expect(peer.txBytes == 840)
         #expect(peer.rxBytes == 604)

@@ -8,31 +8,37 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    public init(_ text: some StringProtocol) throws(MeshError) {
-        let s = String(text)
-        let shown = s.count > 60 ? String(s.prefix(60)) + "…" : s
+    public init(_ input: some StringProtocol) throws(MeshError) {
+        let text = String(input)  // free for a String; gives a bidirectional UTF-8 view
+        func shown() -> String { text.count > 60 ? String(text.prefix(60)) + "…" : text }
+        let utf8 = text.utf8
         let host: Substring
-        let portText: Substring
-        if s.hasPrefix("[") {
-            guard let close = s.firstIndex(of: "]"), s.index(after: close) < s.endIndex,
-                  s[s.index(after: close)] == ":" else {
-                throw MeshError(.invalidAddress, "'\(shown)' is not an endpoint ([ipv6]:port)")
+        let portStart: String.Index
+        if utf8.first == UInt8(ascii: "[") {
+            guard let close = utf8.firstIndex(of: UInt8(ascii: "]")), utf8.index(after: close) < utf8.endIndex,
+                  utf8[utf8.index(after: close)] == UInt8(ascii: ":") else {
+                throw MeshError(.invalidAddress, "'\(shown())' is not an endpoint ([ipv6]:port)")
             }
-            host = s[s.index(after: s.startIndex)..<close]
-            portText = s[s.index(close, offsetBy: 2)...]
+            host = Substring(text[utf8.index(after: utf8.startIndex)..<close])
+            portStart = utf8.index(close, offsetBy: 2)
         } else {
-            guard let colon = s.lastIndex(of: ":"), s.firstIndex(of: ":") == colon else {
-                throw MeshError(.invalidAddress, "'\(shown)' is not an endpoint (ip:port)")
+            guard let colon = utf8.lastIndex(of: UInt8(ascii: ":")), utf8.firstIndex(of: UInt8(ascii: ":")) == colon else {
+                throw MeshError(.invalidAddress, "'\(shown())' is not an endpoint (ip:port)")
             }
-            host = s[..<colon]
-            portText = s[s.index(after: colon)...]
+            host = Substring(text[..<colon])
+            portStart = utf8.index(after: colon)
         }
-        guard portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let port = UInt16(portText), port != 0 else {
-            throw MeshError(.invalidAddress, "'\(shown)' has no valid port (1-65535)")
+        var port = 0, digits = 0
+        for byte in utf8[portStart...] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 5 else { digits = 0; break }
+            port = port * 10 + Int(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        guard digits > 0, (1...65535).contains(port) else {
+            throw MeshError(.invalidAddress, "'\(shown())' has no valid port (1-65535)")
         }
         self.address = try IPAddress(host)
-        self.port = port
+        self.port = UInt16(port)
     }
 
     public var description: String {

@@ -16,12 +16,13 @@ public enum IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text (no zone, no brackets).
     public init(_ text: some StringProtocol) throws(MeshError) {
-        let s = String(text)
-        if let v4 = Self.parseV4(s) {
+        // Scanned as bytes: agents parse every peer's addresses on every pass.
+        if let v4 = Self.parseV4(text.utf8) {
             self = .v4(v4)
-        } else if let v6 = Self.parseV6(s) {
+        } else if text.utf8.contains(UInt8(ascii: ":")), let v6 = Self.parseV6(String(text)) {
             self = .v6(v6)
         } else {
+            let s = String(text)
             let shown = s.count > 60 ? String(s.prefix(60)) + "…" : s
             throw MeshError(.invalidAddress, "'\(shown)' is not an IPv4 or IPv6 address")
         }
@@ -91,17 +92,24 @@ public enum IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     // MARK: parsing
 
-    private static func parseV4(_ s: String) -> UInt32? {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var value: UInt32 = 0
-        for part in parts {
-            // No signs, no leading zeros (they read as octal in some tools), at most 3 digits.
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  part == "0" || part.first != "0", let n = UInt32(part), n <= 255 else { return nil }
-            value = value << 8 | n
+    /// Four decimal parts 0-255 separated by dots; no signs, no spaces, no leading zeros (they
+    /// read as octal in some tools), at most 3 digits each.
+    static func parseV4<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> UInt32? {
+        var value: UInt32 = 0, part: UInt32 = 0, digits = 0, dots = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | part
+                (part, digits, dots) = (0, 0, dots + 1)
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), !(digits == 1 && part == 0) else { return nil }
+            part = part * 10 + UInt32(byte - UInt8(ascii: "0"))
+            digits += 1
+            guard digits <= 3, part <= 255 else { return nil }
         }
-        return value
+        guard digits > 0, dots == 3 else { return nil }
+        return value << 8 | part
     }
 
     private static func parseV6(_ s: String) -> UInt128? {
@@ -114,7 +122,7 @@ public enum IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
             let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
             for (i, piece) in pieces.enumerated() {
                 if i == pieces.count - 1, piece.contains(".") {
-                    guard let v4 = parseV4(String(piece)) else { return nil }
+                    guard let v4 = parseV4(piece.utf8) else { return nil }
                     out += [UInt16(v4 >> 16), UInt16(v4 & 0xffff)]
                     continue
                 }

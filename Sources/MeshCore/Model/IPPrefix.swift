@@ -24,19 +24,25 @@ public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// Parses `address/length`. A bare address is an error: prefixes must state their length.
     public init(_ text: some StringProtocol) throws(MeshError) {
-        let s = String(text)
-        let shown = s.count > 60 ? String(s.prefix(60)) + "…" : s
-        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2 else {
-            throw MeshError(.invalidPrefix, "'\(shown)' is not a CIDR (address/length)")
+        func shown() -> String {
+            let s = String(text)
+            return s.count > 60 ? String(s.prefix(60)) + "…" : s
+        }
+        let utf8 = text.utf8
+        guard let slash = utf8.firstIndex(of: UInt8(ascii: "/")) else {
+            throw MeshError(.invalidPrefix, "'\(shown())' is not a CIDR (address/length)")
         }
         let address: IPAddress
-        do { address = try IPAddress(parts[0]) } catch {
-            throw MeshError(.invalidPrefix, "'\(shown)' is not a CIDR: \(error.message)")
+        do { address = try IPAddress(text[..<slash]) } catch {
+            throw MeshError(.invalidPrefix, "'\(shown())' is not a CIDR: \(error.message)")
         }
-        guard parts[1].count <= 3, parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let length = Int(parts[1]) else {
-            throw MeshError(.invalidPrefix, "'\(shown)' has no valid prefix length")
+        var length = 0, digits = 0
+        for byte in utf8[utf8.index(after: slash)...] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 3 else { digits = 0; break }
+            length = length * 10 + Int(byte - UInt8(ascii: "0"))
+            digits += 1
         }
+        guard digits > 0 else { throw MeshError(.invalidPrefix, "'\(shown())' has no valid prefix length") }
         try self.init(address: address, length: length)
     }
 

@@ -38,7 +38,14 @@ public func plan(desired: DeviceConfig, observed: DeviceState, options: PlanOpti
 
     let observedByKey = Dictionary(observed.peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { a, _ in a })
     let desiredKeys = Set(desired.peers.map(\.publicKey))
-    let claimedByDesired = Set(desired.peers.flatMap(\.allowedIPs))
+    // Built only when some peer lost a prefix: the common pass changes nothing and needs none.
+    var claimed: Set<IPPrefix>?
+    func claimedByDesired() -> Set<IPPrefix> {
+        if let claimed { return claimed }
+        let all = Set(desired.peers.flatMap(\.allowedIPs))
+        claimed = all
+        return all
+    }
 
     var removals: [PeerPatch] = []
     var changes: [PeerPatch] = []
@@ -53,11 +60,16 @@ public func plan(desired: DeviceConfig, observed: DeviceState, options: PlanOpti
         var change = PeerPatch(publicKey: peer.publicKey, updateOnly: true)
         if let endpoint = peer.endpoint, current.endpoint != endpoint { change.endpoint = endpoint }
         if current.persistentKeepalive != peer.persistentKeepalive { change.persistentKeepalive = peer.persistentKeepalive }
-        let have = Set(current.allowedIPs)
-        let want = Set(peer.allowedIPs)
-        change.allowedIPs = want.subtracting(have).sorted()
-        // A prefix another desired peer takes over moves with that peer's add; no removal needed.
-        orphaned.formUnion(have.subtracting(want).subtracting(claimedByDesired))
+        // Desired lists are sorted; backends report them sorted too, so equal lists are the
+        // common case and need no sets.
+        if current.allowedIPs != peer.allowedIPs {
+            let have = Set(current.allowedIPs)
+            let want = Set(peer.allowedIPs)
+            change.allowedIPs = want.subtracting(have).sorted()
+            // A prefix another desired peer takes over moves with that peer's add; no removal needed.
+            let lost = have.subtracting(want)
+            if !lost.isEmpty { orphaned.formUnion(lost.subtracting(claimedByDesired())) }
+        }
         if change.endpoint != nil || change.persistentKeepalive != nil || !change.allowedIPs.isEmpty {
             changes.append(change)
         }

@@ -22,9 +22,11 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
     let fallback: RouteSpec.Target = config.strict ? .unreachable : .throw
     var problems: [String] = []
 
-    var peers: [PeerConfig] = []
+    // Parse every accepted record; the node's own CIDRs and malformed values are skipped.
+    struct Candidate { var node: NodeName; var key: PublicKey; var endpoint: Endpoint; var cidrs: Range<Int> }
+    var candidates: [Candidate] = []
+    var cidrItems: [(prefix: IPPrefix, owner: NodeName)] = []
     var nodesByKey: [PublicKey: NodeName] = [:]
-    var routed: [IPPrefix: NodeName] = [:]
     let own = Set(settings.podCIDRs)
 
     for (node, record) in view.peers.sorted(by: { $0.key < $1.key }) where node != settings.node {
@@ -41,7 +43,8 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
             problems.append("peer \(node): public key also used by \(other); skipped")
             continue
         }
-        var cidrs: [IPPrefix] = []
+        nodesByKey[key] = node
+        let first = cidrItems.count
         for text in record.allowedIPs {
             guard let cidr = try? IPPrefix(text) else {
                 problems.append("peer \(node): '\(text)' is not a CIDR; skipped")
@@ -49,25 +52,35 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
             }
             if own.contains(where: { $0.overlaps(cidr) }) {
                 problems.append("peer \(node): \(cidr) overlaps this node's pod CIDRs; skipped")
-            } else if let (_, owner) = routed.first(where: { $0.key.overlaps(cidr) }) {
-                problems.append("peer \(node): \(cidr) overlaps a CIDR of \(owner); skipped")
             } else {
-                cidrs.append(cidr)
-                routed[cidr] = node
+                cidrItems.append((cidr, node))
             }
         }
-        nodesByKey[key] = node
-        peers.append(PeerConfig(publicKey: key, endpoint: endpoint, allowedIPs: cidrs,
-                                persistentKeepalive: UInt16(clamping: max(0, config.persistentKeepalive))))
+        candidates.append(Candidate(node: node, key: key, endpoint: endpoint, cidrs: first..<cidrItems.count))
     }
-
+    // A healthy controller never accepts overlapping CIDRs; if records do overlap anyway, the
+    // first node by name keeps the prefix and the rest is reported.
+    let conflicts = PrefixIndex.conflicts(in: cidrItems)
+    for (i, hit) in conflicts.sorted(by: { $0.key < $1.key }) {
+        problems.append("peer \(cidrItems[i].owner): \(cidrItems[i].prefix) overlaps a CIDR of \(hit.owner); skipped")
+    }
+    let keepalive = UInt16(clamping: max(0, config.persistentKeepalive))
+    var routed: [IPPrefix] = []
+    let peers = candidates.map { candidate in
+        let cidrs = candidate.cidrs.filter { conflicts[$0] == nil }.map { cidrItems[$0].prefix }
+        routed += cidrs
+        return PeerConfig(publicKey: candidate.key, endpoint: candidate.endpoint, allowedIPs: cidrs, persistentKeepalive: keepalive)
+    }
     var routes: [IPPrefix: RouteSpec.Target] = [:]
-    for cidr in routed.keys { routes[cidr] = .device(settings.interface) }
+    for cidr in routed { routes[cidr] = .device(settings.interface) }
     for cidr in settings.podCIDRs where routes[cidr] == nil { routes[cidr] = .throw }
+    // Built only if some node without an accepted key has CIDRs to fall back for.
+    var routedIndex: PrefixIndex<Bool>?
     for verdict in view.verdicts.values where verdict.state == .rejected {
         guard let node = try? NodeName(verdict.node), view.peers[node] == nil, node != settings.node else { continue }
         for cidr in verdict.ownedCIDRs.compactMap({ try? IPPrefix($0) }) where routes[cidr] == nil {
-            if !routed.keys.contains(where: { $0.overlaps(cidr) }) && !own.contains(where: { $0.overlaps(cidr) }) {
+            if routedIndex == nil { routedIndex = PrefixIndex(disjoint: routed, owner: true) }
+            if routedIndex?.firstOverlap(with: cidr) == nil && !own.contains(where: { $0.overlaps(cidr) }) {
                 routes[cidr] = fallback
             }
         }

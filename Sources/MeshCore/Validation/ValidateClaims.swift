@@ -64,14 +64,19 @@ public func validateClaims(_ claims: [ClaimInput], pools: [IPPrefix], accepted: 
 
 private func validationRound(_ claims: [ClaimInput], pools: [IPPrefix], accepted: [NodeName: AcceptedInput]) -> ValidationOutcome {
     var keyOwner: [PublicKey: NodeName] = [:]
-    var cidrOwner: [(IPPrefix, NodeName)] = []
+    var keysOf: [NodeName: [PublicKey]] = [:]
+    var cidrOwner = PrefixIndex<NodeName>()
     func reserve(_ node: NodeName, keys: [PublicKey], cidrs: [IPPrefix]) {
-        for key in keys where keyOwner[key] == nil { keyOwner[key] = node }
-        cidrOwner += cidrs.map { ($0, node) }
+        for key in keys where keyOwner[key] == nil {
+            keyOwner[key] = node
+            keysOf[node, default: []].append(key)
+        }
+        // An accepted record overlapping another (corrupt input) keeps only what the first owner holds.
+        for cidr in cidrs { cidrOwner.insert(cidr, owner: node) }
     }
     func release(_ node: NodeName) {
-        keyOwner = keyOwner.filter { $0.value != node }
-        cidrOwner.removeAll { $0.1 == node }
+        for key in keysOf.removeValue(forKey: node) ?? [] { keyOwner[key] = nil }
+        cidrOwner.removeAll(ownedBy: node)
     }
 
     // Everything accepted so far is owned by its node, oldest acceptance first.
@@ -111,7 +116,7 @@ private func validationRound(_ claims: [ClaimInput], pools: [IPPrefix], accepted
             }
         }
         for cidr in parsed.podCIDRs {
-            if let (other, owner) = cidrOwner.first(where: { $0.1 != node && $0.0.overlaps(cidr) }) {
+            if let (other, owner) = cidrOwner.firstOverlap(with: cidr, excluding: node) {
                 reasons.append("podCIDRs: \(cidr) overlaps \(other) of node \(owner)")
             }
         }
@@ -134,7 +139,7 @@ private func validationRound(_ claims: [ClaimInput], pools: [IPPrefix], accepted
     // CIDRs of nodes without an accepted key, for throw/unreachable routes: only those nobody
     // else owns, so a rejected node can never shadow an accepted node's route.
     for (node, cidrs) in rejectedCIDRs where peers[node] == nil {
-        let owned = cidrs.filter { cidr in !cidrOwner.contains { $0.1 != node && $0.0.overlaps(cidr) } }
+        let owned = cidrs.filter { cidrOwner.firstOverlap(with: $0, excluding: node) == nil }
         verdicts[node]?.ownedCIDRs = owned.sorted().map(\.description)
     }
     return ValidationOutcome(peers: peers, verdicts: verdicts)
