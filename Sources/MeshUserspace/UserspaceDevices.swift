@@ -78,8 +78,16 @@ public final class UserspaceDevices: WireGuardDevices, Sendable {
     public func ensureDevice(named name: String) async throws -> Bool {
         try validateInterfaceName(name)
         let path = socketPath(for: name)
-        switch try UAPIConnection.dial(path, timeout: configuration.ioTimeout) {
-        case .connected:
+        let ioTimeout = configuration.ioTimeout
+        let found = try await blocking { () -> SocketState in
+            switch try UAPIConnection.dial(path, timeout: ioTimeout) {
+            case .connected: .answering
+            case .stale: .stale
+            case .missing: .missing
+            }
+        }
+        switch found {
+        case .answering:
             return false
         case .stale:
             try removeStaleSocket(path)
@@ -104,10 +112,12 @@ public final class UserspaceDevices: WireGuardDevices, Sendable {
     public func device(named name: String) async throws -> DeviceState? {
         try validateInterfaceName(name)
         let path = socketPath(for: name)
-        guard case .connected(let connection) = try UAPIConnection.dial(path, timeout: configuration.ioTimeout) else {
-            return nil
+        return try await blocking { [self] in
+            guard case .connected(let connection) = try UAPIConnection.dial(path, timeout: configuration.ioTimeout) else {
+                return nil
+            }
+            return try read(name: name, over: connection)
         }
-        return try read(name: name, over: connection)
     }
 
     /// Sends `patch` as one `set=1` request on one connection; an empty patch sends nothing.
@@ -122,6 +132,10 @@ public final class UserspaceDevices: WireGuardDevices, Sendable {
     public func apply(_ patch: DevicePatch, to name: String) async throws {
         try validateInterfaceName(name)
         guard !patch.isEmpty else { return }
+        try await blocking { [self] in try send(patch, to: name) }
+    }
+
+    private func send(_ patch: DevicePatch, to name: String) throws {
         let path = socketPath(for: name)
         guard case .connected(let connection) = try UAPIConnection.dial(path, timeout: configuration.ioTimeout) else {
             throw MeshError(.notFound, "there is no wireguard-go device \(name) (no live socket at \(path))")
@@ -193,6 +207,9 @@ public final class UserspaceDevices: WireGuardDevices, Sendable {
     }
 
     // MARK: -
+
+    /// What is at a device's socket path, without the connection (which is not Sendable).
+    private enum SocketState: Sendable { case answering, stale, missing }
 
     private var commandName: String {
         configuration.executable.map { String($0.split(separator: "/").last ?? "wireguard-go") } ?? "wireguard-go"

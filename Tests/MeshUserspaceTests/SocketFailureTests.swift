@@ -79,11 +79,13 @@ import Testing
             defer { close(listener) }
             let patch = DevicePatch(listenPort: 4242, peers: [PeerPatch(publicKey: try PublicKey(bytes: [UInt8](repeating: 7, count: 32)),
                                                                       allowedIPs: [try IPPrefix("10.0.0.0/8")])])
-            let server = Task.detached { serveOnce(listener, reply: "errno=-22\n\n") }
+            // The fake server blocks in accept/read: it gets a thread of its own, not one of the
+            // cooperative pool's (two on this machine), which other tests may all be holding.
+            let server = OnThread { serveOnce(listener, reply: "errno=-22\n\n") }
             let devices = UserspaceDevices(configuration: .init(socketDirectory: directory, ioTimeout: .seconds(5)))
             let error = await #expect(throws: MeshError.self) { try await devices.apply(patch, to: "fake0") }
             #expect(error?.description == "wireguard-go rejected the configuration: Invalid argument (errno 22)")
-            #expect(await server.value == UAPI.encodeSet(patch))
+            #expect(await server.value() == UAPI.encodeSet(patch))
 
             // An empty patch opens no connection at all: nobody would answer this time.
             try await devices.apply(DevicePatch(), to: "fake0")
@@ -126,4 +128,26 @@ private func serveOnce(_ listener: Int32, reply: String) -> [UInt8] {
     }
     _ = Array(reply.utf8).withUnsafeBytes { send(connection, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
     return received
+}
+
+/// Runs a blocking function on a dedicated thread; `value()` waits for its result.
+private final class OnThread<T: Sendable>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: T?  // written once by the thread before `done` is signalled
+
+    init(_ body: @escaping @Sendable () -> T) {
+        Thread { [self] in
+            result = body()
+            done.signal()
+        }.start()
+    }
+
+    func value() async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { [self] in
+                done.wait()
+                continuation.resume(returning: result!)
+            }
+        }
+    }
 }
