@@ -262,4 +262,47 @@ struct EndToEnd {
             }
         }
     }
+
+    @Test func strictModeRefusesPlaintextToANodeWithoutAKey() async throws {
+        try await withCluster(startAgents: false) { cluster in
+            let lab = cluster.lab
+            let (n1, n2, n3) = (lab.nodes[0], lab.nodes[1], lab.nodes[2])
+            // n3 runs no agent: it has no key, so no encrypted path to its pods exists.
+            try cluster.startController()
+            try cluster.startAgent(n1)
+            try cluster.startAgent(n2)
+            try await offload {
+                try cluster.wait("n1 and n2 accepted") {
+                    try cluster.status().nodes.filter { $0.standing == .accepted }.map(\.name) == ["n1", "n2"]
+                }
+            }
+            let strict = try await offload { try cluster.cli(["enable", "--strict", "--wait"]) }
+            #expect(strict.succeeded, "\(strict)")
+            let routes = try cluster.tableRoutes(n1)
+            #expect(routes.contains("unreachable 10.244.0.0/16"), "\(routes)")
+
+            // To n3's pods: dropped, nothing in clear on the wire. To n2's pods: encrypted.
+            let capture = try lab.startCapture()
+            let blocked = try await offload { try lab.ping(from: n1.pods[0], to: n3.pods[0].address, count: 5) }
+            let report = WireReport(try capture.stop())
+            #expect(blocked.received == 0, "\(blocked)")
+            #expect(report.ipv4Packets == 0, "\(report)")
+            #expect(try await offload { try lab.ping(from: n1.pods[0], to: n2.pods[0].address, count: 3) }.received == 3)
+            let status = try await offload { try cluster.status() }
+            #expect(status.strict && status.plaintextPaths.isEmpty, "\(status.plaintextPaths)")
+
+            // Fail-open mode: the same traffic falls back to plain routing, visibly in clear.
+            let open = try await offload { try cluster.cli(["enable", "--wait"]) }
+            #expect(open.succeeded, "\(open)")
+            #expect(try cluster.tableRoutes(n1).contains("throw 10.244.0.0/16"))
+            let plain = try await offload {
+                try lab.captureTransfer(from: n1.pods[0], to: n3.pods[0], marker: "FAIL-OPEN-MARKER", wireGuardPort: cluster.options.wireGuardPort)
+            }
+            #expect(plain.stream.intact && plain.markerSeen, "\(plain)")
+            let encrypted = try await offload {
+                try lab.captureTransfer(from: n1.pods[0], to: n2.pods[0], marker: "STILL-SECRET", wireGuardPort: cluster.options.wireGuardPort)
+            }
+            #expect(encrypted.encrypted, "\(encrypted)")
+        }
+    }
 }
