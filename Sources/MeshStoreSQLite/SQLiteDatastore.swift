@@ -71,7 +71,7 @@ public final class SQLiteDatastore: Datastore {
     }
 
     public func get(_ key: String) async throws -> KeyValue? {
-        try Validation.key(key)
+        try DatastoreLimits.check(key: key)
         let name = Data(key.utf8)
         return try await storage.read { db in try LogStore.live(db, name: name)?.keyValue }
     }
@@ -91,13 +91,13 @@ public final class SQLiteDatastore: Datastore {
 
     @discardableResult
     public func delete(_ key: String) async throws -> Bool {
-        try Validation.key(key)
+        try DatastoreLimits.check(key: key)
         let name = Data(key.utf8)
         return try await storage.write { writer, _ in try writer.delete(name) }
     }
 
     public func commit(_ transaction: Transaction) async throws -> TransactionResult {
-        try Validation.transaction(transaction)
+        try DatastoreLimits.check(transaction)
         return try await storage.write { writer, now in
             try Transactions.apply(transaction, writer: &writer, now: now)
         }
@@ -112,7 +112,7 @@ public final class SQLiteDatastore: Datastore {
 
     /// - Throws: `.invalidArgument` for a TTL outside 1…9_000_000_000 seconds.
     public func grantLease(ttl: Int64) async throws -> Lease {
-        try Validation.ttl(ttl)
+        try DatastoreLimits.check(ttl: ttl)
         return try await storage.write { writer, now in try Leases.grant(ttl: ttl, db: writer.db, now: now) }
     }
 

@@ -95,7 +95,7 @@ public actor InMemoryDatastore: Datastore {
 
     public func get(_ key: String) throws -> KeyValue? {
         try enter(.get)
-        try Self.validate(key: key)
+        try DatastoreLimits.check(key: key)
         return live[Array(key.utf8)]
     }
 
@@ -117,7 +117,7 @@ public actor InMemoryDatastore: Datastore {
     @discardableResult
     public func delete(_ key: String) throws -> Bool {
         try enter(.delete)
-        try Self.validate(key: key)
+        try DatastoreLimits.check(key: key)
         let existed = live[Array(key.utf8)] != nil
         _ = try apply(Transaction(compares: [], success: [.delete(key: key)]))
         return existed
@@ -139,9 +139,7 @@ public actor InMemoryDatastore: Datastore {
 
     public func grantLease(ttl: Int64) throws -> Lease {
         try enter(.grantLease)
-        guard (1...9_000_000_000).contains(ttl) else {
-            throw MeshError(.invalidArgument, "lease TTL \(ttl) s is outside 1…9000000000 s")
-        }
+        try DatastoreLimits.check(ttl: ttl)
         nextLeaseID += 1
         leases[nextLeaseID] = LeaseState(ttl: ttl, expiresAt: now() + Double(ttl))
         return Lease(id: LeaseID(nextLeaseID), ttl: ttl)
@@ -221,38 +219,6 @@ public actor InMemoryDatastore: Datastore {
         record(events)
     }
 
-    private static func validate(key: String) throws(MeshError) {
-        if key.isEmpty { throw MeshError(.invalidArgument, "datastore key is empty") }
-        if key.utf8.count > DatastoreLimits.maxKeyBytes {
-            throw MeshError(.invalidArgument, "datastore key of \(key.utf8.count) bytes exceeds \(DatastoreLimits.maxKeyBytes) bytes")
-        }
-    }
-
-    private static func validate(_ transaction: Transaction) throws(MeshError) {
-        for compare in transaction.compares { try validate(key: compare.key) }
-        for branch in [transaction.success, transaction.failure] {
-            var seen = Set<[UInt8]>()
-            for operation in branch {
-                let key: String
-                switch operation {
-                case .put(let k, let value, _):
-                    key = k
-                    try validate(key: k)
-                    if value.count > DatastoreLimits.maxValueBytes {
-                        throw MeshError(.invalidArgument,
-                                        "value of \(value.count) bytes for \(k) exceeds \(DatastoreLimits.maxValueBytes) bytes")
-                    }
-                case .delete(let k):
-                    key = k
-                    try validate(key: k)
-                }
-                if !seen.insert(Array(key.utf8)).inserted {
-                    throw MeshError(.invalidArgument, "transaction writes \(key) twice")
-                }
-            }
-        }
-    }
-
     private func holds(_ compare: Compare) -> Bool {
         let kv = live[Array(compare.key.utf8)]
         switch compare.condition {
@@ -266,7 +232,7 @@ public actor InMemoryDatastore: Datastore {
     /// Validates, evaluates and applies `transaction` at one new revision, or at none when it
     /// changes nothing. Nothing changes when it throws.
     private func apply(_ transaction: Transaction) throws -> TransactionResult {
-        try Self.validate(transaction)
+        try DatastoreLimits.check(transaction)
         let succeeded = transaction.compares.allSatisfy(holds)
         let operations = succeeded ? transaction.success : transaction.failure
         let now = now()

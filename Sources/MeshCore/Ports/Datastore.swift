@@ -202,10 +202,68 @@ extension Datastore {
     }
 }
 
-/// Limits every backend enforces, so that a bad writer cannot bloat the store.
+/// Limits every backend enforces, so that a bad writer cannot bloat the store, and the checks
+/// of caller input every backend runs before touching its storage (so a bad request never
+/// takes a lock).
 public enum DatastoreLimits {
     public static let maxKeyBytes = 1024
     /// Values larger than this are refused with `.invalidArgument` (etcd's default request limit
     /// is 1.5 MiB; claims and records are a few KiB).
     public static let maxValueBytes = 1_048_576
+    /// etcd's bounds on a lease TTL, in seconds.
+    public static let leaseTTL: ClosedRange<Int64> = 1...9_000_000_000
+
+    public static func check(key: String) throws(MeshError) {
+        if key.isEmpty {
+            throw MeshError(.invalidArgument, "datastore key is empty")
+        }
+        if key.utf8.count > maxKeyBytes {
+            throw MeshError(.invalidArgument,
+                            "datastore key of \(key.utf8.count) bytes exceeds \(maxKeyBytes) bytes: \(key.prefix(64))…")
+        }
+    }
+
+    public static func check(value: [UInt8], key: String) throws(MeshError) {
+        if value.count > maxValueBytes {
+            throw MeshError(.invalidArgument, "value of \(value.count) bytes for \(key) exceeds \(maxValueBytes) bytes")
+        }
+    }
+
+    /// Every key of every compare and operation, in both branches. A branch that names one key
+    /// twice is refused, as etcd does ("duplicate key given in txn request"): otherwise the
+    /// result would depend on the order of the operations inside one revision.
+    public static func check(_ transaction: Transaction) throws(MeshError) {
+        for compare in transaction.compares { try check(key: compare.key) }
+        for branch in [transaction.success, transaction.failure] {
+            var seen = Set<String>()
+            for operation in branch {
+                switch operation {
+                case .put(let key, let value, _):
+                    try check(key: key)
+                    try check(value: value, key: key)
+                case .delete(let key):
+                    try check(key: key)
+                }
+                if !seen.insert(operation.key).inserted {
+                    throw MeshError(.invalidArgument, "transaction writes \(operation.key) twice")
+                }
+            }
+        }
+    }
+
+    public static func check(ttl: Int64) throws(MeshError) {
+        guard leaseTTL.contains(ttl) else {
+            throw MeshError(.invalidArgument, "lease TTL \(ttl) s is outside 1…9000000000 s")
+        }
+    }
+}
+
+extension TransactionOperation {
+    /// The key the operation writes.
+    public var key: String {
+        switch self {
+        case .put(let key, _, _): key
+        case .delete(let key): key
+        }
+    }
 }
