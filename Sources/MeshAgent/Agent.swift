@@ -143,6 +143,7 @@ public final class Agent: Service {
 
     func reconcileLoop(triggers: AsyncStream<Void>, trigger: AsyncStream<Void>.Continuation) async {
         var backoff = configuration.backoff
+        var reportedRevision: Revision = 0
         let reconciler = Reconciler(settings: settings, keys: keys, devices: devices, routing: routing, logger: logger)
         for await _ in triggers {
             // Until the store has been read once, the view is empty and would mean "disabled":
@@ -153,6 +154,12 @@ public final class Agent: Service {
                 let report = try await reconciler.reconcile(view, removeUnknownPeers: true)
                 let elapsed = ContinuousClock.now - started
                 metrics.reconciles.increment()
+                // Status says which revision is applied; `enable --wait` and operators rely on
+                // it, so a newer one is written at once even when the data plane did not change.
+                if revision > reportedRevision {
+                    reportedRevision = revision
+                    await state.markStatusDirty()
+                }
                 if report.changed {
                     metrics.applyDuration.recordNanoseconds(elapsed.nanoseconds)
                     logger.info("applied", metadata: [

@@ -26,9 +26,9 @@ struct EnableCommand: AsyncParsableCommand {
     func run() async throws {
         let db = try Adapters.store(store.location(), create: false, logger: Logger(label: "meshguard.cli"))
         let config = ClusterConfig(enabled: true, strict: strict, mtu: mtu, persistentKeepalive: persistentKeepalive)
-        try await db.put(StoreKeys.config, value: RecordCodec.encode(config), lease: nil)
+        let revision = try await db.put(StoreKeys.config, value: RecordCodec.encode(config), lease: nil)
         print("encryption enabled\(strict ? " (strict: plaintext between nodes is refused)" : "")")
-        if wait { try await waitForAgents(db, enabled: true, timeout: timeout) }
+        if wait { try await waitForAgents(db, enabled: true, applied: revision, timeout: timeout) }
     }
 }
 
@@ -46,15 +46,16 @@ struct DisableCommand: AsyncParsableCommand {
         var config = try await db.get(StoreKeys.config).flatMap { try? RecordCodec.decode(ClusterConfig.self, from: $0.value, key: $0.key) }
             ?? ClusterConfig(enabled: false, strict: false)
         config.enabled = false
-        try await db.put(StoreKeys.config, value: RecordCodec.encode(config), lease: nil)
+        let revision = try await db.put(StoreKeys.config, value: RecordCodec.encode(config), lease: nil)
         print("encryption disabled: agents remove their WireGuard device, rule and routes")
-        if wait { try await waitForAgents(db, enabled: false, timeout: timeout) }
+        if wait { try await waitForAgents(db, enabled: false, applied: revision, timeout: timeout) }
     }
 }
 
-/// Waits until every node whose agent runs reports the wanted state, in sync: with encryption
-/// on, until no path between running, accepted nodes is plaintext or unverified.
-func waitForAgents(_ store: any Datastore, enabled: Bool, timeout: Int) async throws {
+/// Waits until every node whose agent runs reports, in sync, a state at or after `revision` (the
+/// config write being waited for; a status from before it proves nothing): with encryption on,
+/// also until no path between running, accepted nodes is plaintext or unverified.
+func waitForAgents(_ store: any Datastore, enabled: Bool, applied revision: Revision, timeout: Int) async throws {
     let deadline = ContinuousClock.now + .seconds(timeout)
     var last = ""
     while ContinuousClock.now < deadline {
@@ -62,7 +63,8 @@ func waitForAgents(_ store: any Datastore, enabled: Bool, timeout: Int) async th
         let report = buildClusterReport(loaded.records)
         let running = report.nodes.filter(\.agentRunning)
         let settled = running.allSatisfy { node in
-            guard let status = loaded.records.statuses[node.name], status.inSync, status.enabled == enabled else { return false }
+            guard let status = loaded.records.statuses[node.name], status.inSync, status.enabled == enabled,
+                  status.appliedRevision >= revision else { return false }
             return !enabled || node.standing != .accepted || status.peers.count == node.peersExpected
         }
         let accepted = Set(running.filter { $0.standing == .accepted }.map(\.name))
