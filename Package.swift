@@ -35,6 +35,7 @@ let package = Package(
         // Layer 2: adapters, each the core plus one outside thing.
         .target(name: "MeshRouting", dependencies: ["MeshCore", "Netlink"], swiftSettings: strict),
         .target(name: "MeshUserspace", dependencies: ["MeshCore"], swiftSettings: strict),
+        .target(name: "MeshKernel", dependencies: ["MeshCore", "Netlink"], swiftSettings: strict),
         .target(name: "MeshCrypto", dependencies: ["MeshCore", "CSodium"], swiftSettings: strict),
         .target(
             name: "MeshStoreSQLite",
@@ -80,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "meshguard",
             dependencies: [
-                "MeshCore", "MeshCodec", "MeshAgent", "MeshController", "MeshRouting", "MeshUserspace",
+                "MeshCore", "MeshCodec", "MeshAgent", "MeshController", "MeshRouting", "MeshUserspace", "MeshKernel",
                 "MeshCrypto", "MeshStoreSQLite", "MeshHTTP", "MeshLab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -108,6 +109,7 @@ let package = Package(
 
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshCodec", "MeshTestKit"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "MeshRouting", "MeshCore", "MeshTestKit"]),
+        .testTarget(name: "MeshKernelTests", dependencies: ["MeshKernel", "Netlink", "MeshCore", "MeshTestKit"]),
         .testTarget(name: "MeshUserspaceTests", dependencies: ["MeshUserspace", "MeshCore", "MeshCrypto", "MeshTestKit"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto", "MeshCore"]),
         .testTarget(

@@ -15,6 +15,8 @@ public struct MeshClusterOptions: Sendable {
     public var logLevel = "info"
     public var wireGuardPort: UInt16 = 51830
     public var httpPort: UInt16 = 9473
+    /// `--wireguard-backend` for every agent: `auto`, `kernel` or `userspace`.
+    public var wireGuardBackend = "auto"
     /// Appended to every agent's command line.
     public var extraAgentArguments: [String] = []
 
@@ -57,7 +59,8 @@ public final class MeshCluster: Sendable {
         [options.binary, "agent", "--datastore", datastoreURL, "--node", node.name, "--address", "\(node.address)",
          "--pod-cidr", "\(node.podCIDR)", "--state-dir", stateDirectory(of: node), "--lease-ttl", "\(options.agentLeaseTTL)",
          "--resync-interval", options.resyncInterval, "--status-interval", options.statusInterval,
-         "--listen-port", "\(options.wireGuardPort)", "--http-port", "\(options.httpPort)", "--log-level", options.logLevel]
+         "--listen-port", "\(options.wireGuardPort)", "--http-port", "\(options.httpPort)", "--log-level", options.logLevel,
+         "--wireguard-backend", options.wireGuardBackend]
             + options.extraAgentArguments
     }
 

@@ -40,6 +40,22 @@ package enum LinkRequest {
         return request.bytes
     }
 
+    /// `RTM_NEWLINK` creating a link of driver `kind` ("wireguard"; kinds that need
+    /// `IFLA_INFO_DATA`, such as veth's peer, are not covered) with `NLM_F_CREATE | NLM_F_EXCL`,
+    /// as `ip link add dev NAME type KIND` sends it: `IFLA_IFNAME`, then
+    /// `IFLA_LINKINFO { IFLA_INFO_KIND }`. The kernel answers `EEXIST` when the name is taken
+    /// (by a link of any kind) and `EOPNOTSUPP` when no driver registers `kind`, after trying
+    /// to load the module `rtnl-link-<kind>`.
+    package static func create(named name: String, kind: String) throws(NetlinkError) -> [UInt8] {
+        var request = NetlinkRequest(type: UInt16(RTM_NEWLINK), flags: [.request, .acknowledge, .create, .exclusive])
+        try request.appendHeader(ifinfomsg(family: .unspecified))
+        try request.put(UInt16(IFLA_IFNAME), string: name)
+        let linkInfo = try request.beginNest(UInt16(IFLA_LINKINFO))
+        try request.put(UInt16(IFLA_INFO_KIND), string: kind)
+        request.endNest(linkInfo)
+        return request.bytes
+    }
+
     /// `RTM_DELLINK` by name; `ENODEV` when there is none. Deleting one end of a veth pair
     /// deletes both.
     package static func delete(named name: String) throws(NetlinkError) -> [UInt8] {

@@ -98,7 +98,10 @@ public struct NetlinkSocket: ~Copyable {
 
     private mutating func exchange(_ message: [UInt8], adding flags: NetlinkFlags) throws(NetlinkError) -> ReplyReader {
         let sequence = nextSequence()
-        let stamped = Self.stamp(message, sequence: sequence, adding: flags)
+        var stamped = Self.stamp(message, sequence: sequence, adding: flags)
+        // Requests and replies may carry secrets (a WireGuard private key, both ways). The
+        // caller wipes its own arrays; these copies are the socket's, so it wipes them.
+        defer { stamped.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, $0.count) } }
         let sent = stamped.withUnsafeBytes { mnl_socket_sendto(handle, $0.baseAddress, $0.count) }
         guard sent >= 0 else { throw Self.systemError("sendto", .current) }
         var reader = ReplyReader(sequence: sequence, portID: portID)
@@ -112,6 +115,7 @@ public struct NetlinkSocket: ~Copyable {
                 }
                 throw Self.systemError("recvfrom", errno)
             }
+            defer { explicit_bzero(receiveBuffer.baseAddress!, received) }
             try reader.consume(UnsafeRawBufferPointer(rebasing: receiveBuffer[..<received]))
         }
         return reader

@@ -3,6 +3,7 @@ import Logging
 import MeshAgent
 import MeshCore
 import MeshCrypto
+import MeshKernel
 import MeshRouting
 import MeshStoreSQLite
 import MeshUserspace
@@ -31,15 +32,47 @@ enum Adapters {
         return NodeKeys(privateKey: privateKey, publicKey: KeyGeneration.publicKey(for: privateKey))
     }
 
-    static func devices(backend: String, logger: Logger) throws -> any WireGuardDevices {
-        var configuration = UserspaceDevices.Configuration()
-        configuration.log = { message in logger.info("\(message)") }
-        return UserspaceDevices(configuration: configuration)
+    /// The WireGuard backend for device `interface`.
+    ///
+    /// `auto` follows wg(8): a UAPI socket already there means a userspace implementation owns
+    /// the device; otherwise the kernel's WireGuard when this kernel has it (looking up the
+    /// genl family loads the module if it can be loaded); otherwise wireguard-go.
+    static func devices(backend: WireGuardBackendChoice, interface: String, logger: Logger) throws -> any WireGuardDevices {
+        func userspace() -> UserspaceDevices {
+            var configuration = UserspaceDevices.Configuration()
+            configuration.log = { message in logger.info("\(message)") }
+            return UserspaceDevices(configuration: configuration)
+        }
+        switch backend {
+        case .userspace:
+            return userspace()
+        case .kernel:
+            if case .unavailable(let reason) = KernelDevices.availability() { throw reason }
+            return KernelDevices()
+        case .auto:
+            let socket = userspace().socketPath(for: interface)
+            if FileManager.default.fileExists(atPath: socket) {
+                logger.info("a userspace WireGuard socket exists; using it", metadata: ["socket": "\(socket)"])
+                return userspace()
+            }
+            switch KernelDevices.availability() {
+            case .available:
+                return KernelDevices()
+            case .unavailable(let reason):
+                logger.info("kernel WireGuard not usable; using wireguard-go", metadata: ["reason": "\(reason)"])
+                return userspace()
+            }
+        }
     }
 
     static func routing() throws -> any Routing {
         try RtnetlinkRouting()
     }
+}
+
+/// `--wireguard-backend`.
+enum WireGuardBackendChoice: String, CaseIterable {
+    case auto, kernel, userspace
 }
 
 /// Opens the underlying store lazily and again after it failed to open, so every operation

@@ -31,7 +31,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Device MTU (default: the cluster setting, else underlay MTU − 60).") var mtu: Int?
     @Option(help: "Address on the device, inside this node's pod CIDRs (default: the first host address; 'none' for none).")
     var tunnelAddress: String?
-    @Option(help: "WireGuard backend: userspace (wireguard-go).") var wireguardBackend = "userspace"
+    @Option(help: "WireGuard backend: auto (an existing wireguard-go socket, else the kernel's WireGuard, else wireguard-go), kernel, or userspace (wireguard-go).")
+    var wireguardBackend = "auto"
     @Option(help: "TTL in seconds of the lease holding this node's claim and status.") var leaseTTL = 15
     @Option(help: "How often the data plane is read back and corrected.") var resyncInterval = "10s"
     @Option(help: "How often status is written to the store.") var statusInterval = "10s"
@@ -60,8 +61,8 @@ struct AgentCommand: AsyncParsableCommand {
 
     func validate() throws {
         do { _ = try settings() } catch let error as MeshError { throw error.validation }
-        guard wireguardBackend == "userspace" else {
-            throw ValidationError("--wireguard-backend '\(wireguardBackend)': only 'userspace' (wireguard-go) is available in this build")
+        guard WireGuardBackendChoice(rawValue: wireguardBackend) != nil else {
+            throw ValidationError("--wireguard-backend '\(wireguardBackend)' is not one of auto, kernel, userspace")
         }
         guard (2...3600).contains(leaseTTL) else { throw ValidationError("--lease-ttl \(leaseTTL) must be 2-3600 seconds") }
         _ = try parseDuration(resyncInterval, option: "--resync-interval")
@@ -82,7 +83,9 @@ struct AgentCommand: AsyncParsableCommand {
                                               statusInterval: try parseDuration(statusInterval, option: "--status-interval"),
                                               agentVersion: "meshguard \(Meshguard.version)"),
             keys: keys, store: try Adapters.store(store.location(), create: false, logger: logger),
-            devices: try Adapters.devices(backend: wireguardBackend, logger: logger), routing: try Adapters.routing(),
+            devices: try Adapters.devices(backend: WireGuardBackendChoice(rawValue: wireguardBackend) ?? .auto,
+                                          interface: settings.interface, logger: logger),
+            routing: try Adapters.routing(),
             wallClock: SystemWallClock(), logger: logger)
 
         var services: [any Service] = [agent]

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import MeshCore
 import Glibc
+import MeshKernel
 import MeshLab
 
 struct DemoCommand: AsyncParsableCommand {
@@ -39,16 +40,24 @@ struct DemoCommand: AsyncParsableCommand {
         guard geteuid() == 0 else {
             throw MeshError(.permissionDenied, "meshguard demo needs root: it creates network namespaces, veth pairs and bridges")
         }
-        guard let wireguardGo = findExecutable("wireguard-go") else {
+        // The nodes are namespaces of this kernel: what works here works in every node. Agents
+        // run with --wireguard-backend auto and pick the same.
+        let kernel = KernelDevices.availability()
+        let wireguardGo = findExecutable("wireguard-go")
+        if !kernel.isAvailable && wireguardGo == nil {
             throw MeshError(.unsupported, """
                 meshguard demo needs WireGuard: neither kernel WireGuard nor wireguard-go is usable here. \
-                This build drives wireguard-go; install it (apt-get install wireguard-go).
+                Load the wireguard kernel module, or install wireguard-go (apt-get install wireguard-go).
                 """)
         }
         let binary = try selfExecutable()
         let spec = LabSpec(id: id ?? LabSpec.uniqueID(prefix: "mgd"), nodeCount: nodes, podsPerNode: podsPerNode)
         print("meshguard demo: \(nodes) nodes × \(podsPerNode) pods in network namespaces (lab \(spec.id))")
-        print("WireGuard: userspace (\(wireguardGo)); this kernel's module is not used by this build")
+        if kernel.isAvailable {
+            print("WireGuard: kernel module (this kernel has WireGuard)")
+        } else {
+            print("WireGuard: userspace, \(wireguardGo ?? "wireguard-go") (this kernel has no WireGuard)")
+        }
 
         var step = 0
         let steps = 6

@@ -6,7 +6,8 @@ import Testing
 
 /// The built `meshguard` binary, run in network namespaces as an operator would. Serialized:
 /// each test builds its own cluster and they share two CPU cores.
-@Suite(.serialized, .enabled(if: canRunEndToEnd, "needs root, wireguard-go, tcpdump and ping; CI runs as root with them installed"))
+@Suite(.serialized, .enabled(if: canRunEndToEnd,
+                             "needs root, tcpdump, ping and the backend (wireguard-go, or the kernel module in the VM); CI has them"))
 struct EndToEnd {
     @Test func threeNodesEncryptEverythingOnTheWire() async throws {
         try await withCluster(enable: false) { cluster in
@@ -49,7 +50,7 @@ struct EndToEnd {
             // Status: every path encrypted, handshakes and bytes recorded.
             let status = try await offload { try cluster.status() }
             #expect(status.enabled && status.encryptedPaths == 6 && status.plaintextPaths.isEmpty, "\(status)")
-            #expect(status.nodes.allSatisfy { $0.standing == .accepted && $0.backend == .userspace && $0.inSync == true })
+            #expect(status.nodes.allSatisfy { $0.standing == .accepted && $0.backend == testBackend && $0.inSync == true })
 
             // The agent's HTTP endpoints, reached from the fabric.
             let health = try lab.httpGet(from: lab.fabric, address: n1.address, port: cluster.options.httpPort, path: "/healthz")
@@ -60,7 +61,7 @@ struct EndToEnd {
             #expect(metrics.body.contains("meshguard_peers_programmed 2"), "\(metrics.body.prefix(2000))")
             #expect(metrics.body.contains("meshguard_peer_rx_bytes{peer=\"n3\"}"))
             #expect(metrics.body.contains("meshguard_peer_last_handshake_seconds{peer=\"n2\"}"))
-            #expect(metrics.body.contains("meshguard_backend_info{backend=\"userspace\"} 1"))
+            #expect(metrics.body.contains("meshguard_backend_info{backend=\"\(testBackend.rawValue)\"} 1"))
             #expect(metrics.body.contains("meshguard_apply_duration_seconds"))
         }
     }
@@ -177,7 +178,7 @@ struct EndToEnd {
                 #expect(try !cluster.rules(node).contains("lookup 51830"))
                 #expect(try cluster.tableRoutes(node).isEmpty)
                 #expect(try !lab.run(in: node, ["ip", "link", "show", "meshguard0"]).succeeded)
-                #expect(cluster.wireGuardGoPID(on: node) == nil)
+                #expect(cluster.deviceToken(on: node) == nil)
             }
             #expect(try await offload { try lab.pingAll(count: 2) }.isEmpty)
             let plain = try await offload {
@@ -190,15 +191,15 @@ struct EndToEnd {
         }
     }
 
-    @Test func wireguardGoDyingIsRestartedAndReprogrammed() async throws {
+    @Test func aDeviceThatDiesIsRecreatedAndReprogrammed() async throws {
         try await withCluster(nodes: 2) { cluster in
             let lab = cluster.lab
             let n1 = lab.nodes[0]
-            let old = try #require(cluster.wireGuardGoPID(on: n1))
-            kill(old, SIGKILL)
+            // wireguard-go killed (userspace) or the link deleted (kernel).
+            let old = try cluster.destroyDevice(on: n1)
             try await offload {
-                try cluster.wait("a new wireguard-go on n1", timeout: .seconds(20)) {
-                    if let pid = cluster.wireGuardGoPID(on: n1) { return pid != old }
+                try cluster.wait("a new device on n1", timeout: .seconds(20)) {
+                    if let token = cluster.deviceToken(on: n1) { return token != old }
                     return false
                 }
             }

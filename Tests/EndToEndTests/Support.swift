@@ -18,9 +18,20 @@ func meshguardBinary() throws -> String {
     throw MeshError(.notFound, "meshguard binary not found next to the test runner; run `swift build` first or set MESHGUARD_BINARY")
 }
 
-/// Whether the end-to-end suite can run here: root (namespaces) and wireguard-go.
-let canRunEndToEnd = TestNamespace.isRoot && TestNamespace.commandExists("wireguard-go")
-    && TestNamespace.commandExists("tcpdump") && TestNamespace.commandExists("ping")
+/// The WireGuard backend the suite runs the agents with: `MESHGUARD_TEST_BACKEND` (`kernel` in
+/// the QEMU VM, whose kernel has the module), `userspace` (wireguard-go) otherwise.
+let testBackend: WireGuardBackendKind =
+    ProcessInfo.processInfo.environment["MESHGUARD_TEST_BACKEND"].flatMap(WireGuardBackendKind.init(rawValue:)) ?? .userspace
+
+/// Whether this kernel has WireGuard, loaded or loadable.
+let kernelHasWireGuard = FileManager.default.fileExists(atPath: "/sys/module/wireguard")
+    || (try? TestNamespace.run(["modprobe", "-n", "wireguard"])) != nil
+
+/// Whether the end-to-end suite can run here: root (namespaces), the tools the lab drives, and
+/// the backend (wireguard-go for userspace; the module for kernel).
+let canRunEndToEnd = TestNamespace.isRoot && TestNamespace.commandExists("tcpdump") && TestNamespace.commandExists("ping")
+    && (testBackend == .kernel ? FileManager.default.fileExists(atPath: "/sys/module/wireguard")
+                               : TestNamespace.commandExists("wireguard-go"))
 
 /// Runs blocking lab calls off Swift's cooperative pool (it has as many threads as cores; a
 /// blocked one would stall every other test in the process).
@@ -39,6 +50,7 @@ func withCluster(nodes: Int = 3, enable: Bool = true, startAgents: Bool = true, 
                  _ body: (MeshCluster) async throws -> Void) async throws {
     var options = MeshClusterOptions(binary: try meshguardBinary())
     options.logLevel = "info"
+    options.wireGuardBackend = testBackend.rawValue
     configure(&options)
     let spec = LabSpec(id: LabSpec.uniqueID(prefix: "mge"), nodeCount: nodes, podsPerNode: 2)
     let lab = try await offload { try Lab.create(spec) }
@@ -69,5 +81,32 @@ extension MeshCluster {
 
     func rules(_ node: LabNode) throws -> String {
         try lab.run(in: node, ["ip", "rule", "show"]).checked().stdout
+    }
+
+    /// The WireGuard device of `node` disappears as it would in production: wireguard-go is
+    /// killed (userspace), or the link is deleted by someone (kernel). Returns a token that
+    /// tells a replacement apart from the original.
+    func destroyDevice(on node: LabNode) throws -> String {
+        switch testBackend {
+        case .userspace:
+            let pid = try #require(wireGuardGoPID(on: node))
+            kill(pid, SIGKILL)
+            return "wireguard-go \(pid)"
+        case .kernel:
+            let index = try lab.run(in: node, ["cat", "/sys/class/net/meshguard0/ifindex"]).checked().stdout
+            try lab.run(in: node, ["ip", "link", "del", "meshguard0"]).checked()
+            return "ifindex \(index.trimmingCharacters(in: .whitespacesAndNewlines))"
+        }
+    }
+
+    /// The current device's token (see ``destroyDevice(on:)``), or nil when there is none.
+    func deviceToken(on node: LabNode) -> String? {
+        switch testBackend {
+        case .userspace:
+            return wireGuardGoPID(on: node).map { "wireguard-go \($0)" }
+        case .kernel:
+            guard let result = try? lab.run(in: node, ["cat", "/sys/class/net/meshguard0/ifindex"]), result.succeeded else { return nil }
+            return "ifindex \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))"
+        }
     }
 }
