@@ -1,3 +1,5 @@
+import Glibc
+
 /// One pass of a dump: its data messages, and whether the kernel flagged it inconsistent.
 package struct DumpAttempt {
     package var messages: [NetlinkMessage]
@@ -18,8 +20,14 @@ package func retryingInterruptedDump(maxAttempts: Int,
                              _ attempt: () throws(NetlinkError) -> DumpAttempt) throws(NetlinkError) -> [NetlinkMessage] {
     precondition(maxAttempts >= 1, "a dump needs at least one attempt")
     for _ in 0..<maxAttempts {
-        let result = try attempt()
+        var result = try attempt()
         if !result.interrupted { return result.messages }
+        // A discarded dump may hold secrets (a WireGuard dump carries the private key).
+        for i in result.messages.indices {
+            result.messages[i].payload.withUnsafeMutableBytes { bytes in
+                if let base = bytes.baseAddress { explicit_bzero(base, bytes.count) }
+            }
+        }
     }
     throw NetlinkError(.dumpInterrupted, "dump still inconsistent (NLM_F_DUMP_INTR) after \(maxAttempts) attempts")
 }
