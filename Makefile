@@ -7,8 +7,12 @@ SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 RELEASE    := .build-release
 BENCH_ARGS ?=
 DEMO_ARGS  ?=
+# Steps for `make kernel-test` (scripts/kernel-vm/kernel-tests.sh: smoke, swift, swift:FILTER,
+# demo) and options for scripts/kernel-vm.sh (e.g. KERNEL_VM_ARGS="--smp 4 --timeout 900").
+KERNEL_TESTS   ?= smoke swift:NetlinkTests
+KERNEL_VM_ARGS ?=
 
-.PHONY: build test bench demo
+.PHONY: build test bench demo kernel-test
 
 build:
 	$(SWIFT) build
@@ -25,3 +29,11 @@ bench:
 
 demo:
 	$(SUDO) scripts/demo.sh $(DEMO_ARGS)
+
+# The kernel backend's tests on a real kernel with wireguard.ko: Debian's kernel under QEMU
+# (software emulation), with this host's root read-only inside; see docs/kernel-vm.md.
+# Builds on the host (the repository is read-only in the VM); needs no root on the host.
+kernel-test:
+	$(SWIFT) build --build-tests
+	scripts/kernel-vm.sh $(KERNEL_VM_ARGS) -e KERNEL_TEST_BIN="$$($(SWIFT) build --show-bin-path)" \
+		-- scripts/kernel-vm/kernel-tests.sh $(KERNEL_TESTS)

@@ -7,6 +7,7 @@ packages=(
   pkg-config libmnl-dev libsodium-dev libsqlite3-dev   # C libraries (pkg-config system targets)
   wireguard-go wireguard-tools                          # data plane (userspace) and wg(8) for checks
   iproute2 iputils-ping tcpdump util-linux procps       # namespaces, probes, fabric capture
+  qemu-system-x86 busybox-static cpio kmod xz-utils     # scripts/kernel-vm.sh: a Debian kernel under QEMU
 )
 
 missing=()

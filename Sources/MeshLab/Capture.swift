@@ -27,7 +27,7 @@ public final class Capture: Sendable {
     /// with holes cannot prove that something was absent) or did not exit cleanly; the
     /// ``Pcap/parse(_:)`` errors when the file is damaged; `.backendFailure` too after the lab
     /// was destroyed, which kills tcpdump and removes the file.
-    public func stop(settle: Duration = .milliseconds(200)) throws(MeshError) -> [CapturedFrame] {
+    public func stop(settle: Duration = LabTime.scaled(.milliseconds(200))) throws(MeshError) -> [CapturedFrame] {
         if let done = outcome.current { return try done.get() }
         let result: Result<[CapturedFrame], MeshError>
         do { result = .success(try finish(settle: settle)) } catch { result = .failure(error) }
@@ -42,10 +42,10 @@ public final class Capture: Sendable {
             usleep(UInt32(settle.components.seconds * 1_000_000 + settle.components.attoseconds / 1_000_000_000_000))
         }
         process.signal(SIGINT)
-        var status = process.wait(timeout: .seconds(5))
+        var status = process.wait(timeout: LabTime.scaled(.seconds(5)))
         if status == nil {
             process.signal(SIGKILL, toGroup: true)
-            status = process.wait(timeout: .seconds(5))
+            status = process.wait(timeout: LabTime.scaled(.seconds(5)))
         }
         let log = process.log()
         guard status == .exited(0) || status == .signalled(SIGINT) else {
@@ -79,7 +79,7 @@ extension Lab {
     ///
     /// Errors: `.backendFailure` when tcpdump exits at once (a bad filter: its message is in
     /// the error) or is not listening within `readyTimeout`; `.unavailable` after ``destroy()``.
-    public func startCapture(filter: String? = nil, readyTimeout: Duration = .seconds(5)) throws(MeshError) -> Capture {
+    public func startCapture(filter: String? = nil, readyTimeout: Duration = LabTime.scaled(.seconds(5))) throws(MeshError) -> Capture {
         let serial = nextSerial()
         let path = "\(workDirectory)/capture-\(serial).pcap"
         let logFile = "\(workDirectory)/capture-\(serial).log"

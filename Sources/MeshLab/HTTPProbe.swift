@@ -13,7 +13,7 @@ extension Lab {
     /// created there, so nothing in the host's namespace is involved). For the agents'
     /// `/healthz`, `/readyz` and `/metrics`.
     public func httpGet(from place: some LabPlace, address: IPAddress, port: UInt16, path: String,
-                        timeout: Duration = .seconds(5)) throws(MeshError) -> HTTPResponse {
+                        timeout: Duration = LabTime.scaled(.seconds(5))) throws(MeshError) -> HTTPResponse {
         guard case .v4(let v4) = address else { throw MeshError(.invalidArgument, "the lab is IPv4 only") }
         let what = "GET http://\(address):\(port)\(path)"
         let fd = try Netns.onThread(in: place.namespace.path) { () throws(MeshError) -> Int32 in

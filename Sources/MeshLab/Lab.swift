@@ -163,7 +163,7 @@ public final class Lab: Sendable {
     }
 
     private func ip(_ namespace: LabNamespace, _ words: String...) throws(MeshError) {
-        try Subprocess.run([tools.ip, "-n", namespace.name] + words, timeout: .seconds(10)).checked()
+        try Subprocess.run([tools.ip, "-n", namespace.name] + words, timeout: LabTime.scaled(.seconds(10))).checked()
     }
 
     private func build(afterStep: (String) throws(MeshError) -> Void) throws(MeshError) {
@@ -368,7 +368,7 @@ public final class Lab: Sendable {
     /// ``destroy()``, `.invalidArgument` for empty arguments. A daemon the command leaves
     /// behind in the namespace is killed by ``destroy()``.
     public func run(in place: some LabPlace, _ arguments: [String],
-                    timeout: Duration = .seconds(30)) throws(MeshError) -> CommandResult {
+                    timeout: Duration = LabTime.scaled(.seconds(30))) throws(MeshError) -> CommandResult {
         guard !arguments.isEmpty else { throw MeshError(.invalidArgument, "run needs a program to run") }
         try checkAlive()
         return try Subprocess.run(place.namespace.enter(tools.nsenter) + arguments, timeout: timeout)

@@ -7,10 +7,12 @@ public import MeshCore
 public struct MeshClusterOptions: Sendable {
     /// The `meshguard` executable to run in the lab.
     public var binary: String
-    public var agentLeaseTTL = 6
-    public var controllerLeaseTTL = 4
-    public var resyncInterval = "1s"
-    public var statusInterval = "1s"
+    // Short so that tests and the demo are quick; stretched under emulation (``LabTime``), where
+    // a lease of a few seconds would expire between two keep-alives of a slow agent.
+    public var agentLeaseTTL = LabTime.scaled(seconds: 6)
+    public var controllerLeaseTTL = LabTime.scaled(seconds: 4)
+    public var resyncInterval = "\(LabTime.scaled(seconds: 1))s"
+    public var statusInterval = "\(LabTime.scaled(seconds: 1))s"
     public var pools = ["10.244.0.0/16"]
     public var logLevel = "info"
     public var wireGuardPort: UInt16 = 51830
@@ -79,9 +81,12 @@ public final class MeshCluster: Sendable {
     public var allProcesses: [String: LabProcess] { processes.withLock { $0 } }
 
     /// Runs a `meshguard` CLI command against this cluster's datastore.
-    public func cli(_ arguments: [String], timeout: Duration = .seconds(90)) throws(MeshError) -> CommandResult {
+    public func cli(_ arguments: [String], timeout: Duration = LabTime.scaled(.seconds(90))) throws(MeshError) -> CommandResult {
         try lab.run(in: lab.fabric, [options.binary] + arguments + ["--datastore", datastoreURL], timeout: timeout)
     }
+
+    /// `--wait --timeout N` for `enable`/`disable`, stretched under emulation (``LabTime``).
+    public var waitFlags: [String] { ["--wait", "--timeout", "\(LabTime.scaled(seconds: 60))"] }
 
     /// `meshguard status -o json`, decoded.
     public func status() throws(MeshError) -> ClusterReport {
@@ -107,7 +112,7 @@ public final class MeshCluster: Sendable {
     /// Waits for `condition`, polling every 200 ms; throws `.timeout` naming `what`.
     public func wait(_ what: String, timeout: Duration = .seconds(60),
                      until condition: () throws -> Bool) throws(MeshError) {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + LabTime.scaled(timeout)
         var lastError: (any Error)?
         while ContinuousClock.now < deadline {
             do {
@@ -115,9 +120,9 @@ public final class MeshCluster: Sendable {
             } catch {
                 lastError = error
             }
-            Thread.sleep(forTimeInterval: 0.2)
+            Thread.sleep(forTimeInterval: 0.2 * LabTime.scale)
         }
-        throw MeshError(.timeout, "timed out after \(timeout) waiting for \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))
+        throw MeshError(.timeout, "timed out after \(LabTime.scaled(timeout)) waiting for \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))
     }
 
     /// Waits until every node is accepted by the controller.

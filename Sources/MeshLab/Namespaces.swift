@@ -65,7 +65,7 @@ enum Netns {
     }
 
     static func add(_ name: String, ip: String) throws(MeshError) {
-        try Subprocess.run([ip, "netns", "add", name], timeout: .seconds(10)).checked()
+        try Subprocess.run([ip, "netns", "add", name], timeout: LabTime.scaled(.seconds(10))).checked()
     }
 
     /// What `ip netns del` does, without a process per namespace: detach the bind mount, remove
@@ -184,7 +184,7 @@ enum ProcessScan {
     /// SIGKILLs everything in the namespaces until nothing is left (or 5 s pass). Returns the
     /// pids that would not go.
     static func killAll(inNamespaces inodes: Set<UInt64>) -> [pid_t] {
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + LabTime.scaled(.seconds(5))
         while true {
             let pids = pids(inNamespaces: inodes)
             if pids.isEmpty || ContinuousClock.now >= deadline { return pids }
@@ -268,7 +268,7 @@ enum NodeMounts {
         let detach = hostMountPoints().filter { $0 == "/run/netns" || $0.hasPrefix(root + "/") }
         let argv = [tools.nsenter, "--net=\(netnsPath)", "--", tools.unshare, "--mount=\(file)",
                     "--propagation", "private", "--", tools.sh, "-c", script, "sh"] + Array(Set(detach)).sorted()
-        try Subprocess.run(argv, timeout: .seconds(15)).checked()
+        try Subprocess.run(argv, timeout: LabTime.scaled(.seconds(15))).checked()
     }
 
     /// Step 4 for one directory; also used on a crashed run's leftovers. Returns problems.

@@ -43,7 +43,7 @@ extension Lab {
     /// `.backendFailure` when ping's output cannot be understood.
     public func ping(from place: some LabPlace, to address: IPAddress, count: Int = 3,
                      interval: Duration = .milliseconds(50),
-                     replyTimeout: Duration = .seconds(1)) throws(MeshError) -> PingResult {
+                     replyTimeout: Duration = LabTime.scaled(.seconds(1))) throws(MeshError) -> PingResult {
         guard (1...10000).contains(count) else { throw MeshError(.invalidArgument, "ping count \(count) is not in 1...10000") }
         guard interval >= .milliseconds(2) else { throw MeshError(.invalidArgument, "ping interval \(interval) is under 2 ms") }
         guard address.family == .inet else { throw MeshError(.invalidArgument, "the lab is IPv4 only, not \(address)") }
@@ -88,7 +88,7 @@ extension Lab {
     /// dropped); `.unavailable` when the connection is refused or the host is unreachable;
     /// `.backendFailure` when the port cannot be bound at the destination.
     public func tcpTransfer(from source: some LabHost, to destination: some LabHost, port: UInt16,
-                            payload: [UInt8], timeout: Duration = .seconds(10)) throws(MeshError) -> [UInt8] {
+                            payload: [UInt8], timeout: Duration = LabTime.scaled(.seconds(10))) throws(MeshError) -> [UInt8] {
         try checkAlive()
         let outcome = try TCPDriver.run(from: source, to: destination, port: port, chunk: payload,
                                         schedule: nil, keepBytes: true, timeout: timeout)
@@ -108,7 +108,7 @@ extension Lab {
         guard every > .zero else { throw MeshError(.invalidArgument, "the stream interval must be positive") }
         let outcome = try TCPDriver.run(from: source, to: destination, port: port, chunk: marker,
                                         schedule: (every: every, duration: duration), keepBytes: false,
-                                        timeout: timeout ?? duration + .seconds(10))
+                                        timeout: timeout ?? duration + LabTime.scaled(.seconds(10)))
         return TCPStreamResult(markersSent: outcome.chunksSent, bytesReceived: outcome.received,
                                intact: outcome.intact && outcome.received == outcome.chunksSent * marker.count)
     }

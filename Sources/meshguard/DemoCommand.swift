@@ -114,7 +114,7 @@ struct DemoCommand: AsyncParsableCommand {
 
         say("meshguard enable\(strict ? " --strict" : "") --wait")
         let enableStarted = ContinuousClock.now
-        let enable = try cluster.cli(["enable", "--wait"] + (strict ? ["--strict"] : []))
+        let enable = try cluster.cli(["enable"] + cluster.waitFlags + (strict ? ["--strict"] : []))
         print(indent(enable.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         guard enable.succeeded else {
             print(enable.stderr)

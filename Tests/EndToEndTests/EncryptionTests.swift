@@ -19,7 +19,7 @@ struct EndToEnd {
             #expect(plain.markerSeen, "\(plain)")
             #expect(!plain.violations.isEmpty)
 
-            let enable = try await offload { try cluster.cli(["enable", "--wait"]) }
+            let enable = try await offload { try cluster.cli(["enable"] + cluster.waitFlags) }
             #expect(enable.succeeded, "\(enable)")
             let failures = try await offload { try lab.pingAll(count: 3) }
             #expect(failures.isEmpty, "\(failures.map { "\($0.0.name)→\($0.1.name): \($0.2)" })")
@@ -76,7 +76,7 @@ struct EndToEnd {
             try await Task.sleep(for: .seconds(1))
             let agent = try #require(cluster.agent(n1))
             agent.signal(SIGKILL)
-            #expect(agent.wait(timeout: .seconds(5)) != nil)
+            #expect(agent.wait(timeout: LabTime.scaled(.seconds(5))) != nil)
             try await Task.sleep(for: .seconds(1))
             try cluster.startAgent(n1)
             try await offload {
@@ -98,7 +98,7 @@ struct EndToEnd {
             let lab = cluster.lab
             let n3 = lab.nodes[2]
             // Refused while its agent runs.
-            let refused = try await offload { try cluster.cli(["node", "remove", "n3"]) }
+            let refused = try await offload { try cluster.cli(["node", "remove", "n3", "--timeout", "\(LabTime.scaled(seconds: 30))"]) }
             #expect(!refused.succeeded && refused.stderr.contains("still has a live claim"), "\(refused)")
 
             try #require(cluster.agent(n3)).signal(SIGTERM)
@@ -108,7 +108,7 @@ struct EndToEnd {
             }
             #expect(try await offload { try lab.ping(from: lab.nodes[0].pods[0], to: n3.pods[0].address, count: 3) }.received == 3)
 
-            let removed = try await offload { try cluster.cli(["node", "remove", "n3"]) }
+            let removed = try await offload { try cluster.cli(["node", "remove", "n3", "--timeout", "\(LabTime.scaled(seconds: 30))"]) }
             #expect(removed.succeeded, "\(removed)")
             try await offload {
                 try cluster.wait("n1 and n2 drop n3") {
@@ -172,7 +172,7 @@ struct EndToEnd {
     @Test func disableRestoresPlainTraffic() async throws {
         try await withCluster { cluster in
             let lab = cluster.lab
-            let disable = try await offload { try cluster.cli(["disable", "--wait"]) }
+            let disable = try await offload { try cluster.cli(["disable"] + cluster.waitFlags) }
             #expect(disable.succeeded, "\(disable)")
             for node in lab.nodes {
                 #expect(try !cluster.rules(node).contains("lookup 51830"))
@@ -233,7 +233,7 @@ struct EndToEnd {
 
             try cluster.startController()
             try await offload { try cluster.waitForAcceptance() }
-            #expect(try await offload { try cluster.cli(["enable", "--wait"]) }.succeeded)
+            #expect(try await offload { try cluster.cli(["enable"] + cluster.waitFlags) }.succeeded)
             #expect(try await offload { try lab.pingAll(count: 2) }.isEmpty)
         }
     }
@@ -252,7 +252,7 @@ struct EndToEnd {
             let takeover = ContinuousClock.now - killed
             let ttl = Duration.seconds(cluster.options.controllerLeaseTTL)
             // Within one TTL of the death, plus the time this test takes to notice (status polls).
-            #expect(takeover <= ttl + .seconds(1), "takeover took \(takeover)")
+            #expect(takeover <= ttl + LabTime.scaled(.seconds(1)), "takeover took \(takeover)")
             #expect(try cluster.tableRoutes(lab.nodes[0]) == before)
             // The new leader does its job: a bad claim gets its verdict.
             _ = try await offload {
@@ -277,7 +277,7 @@ struct EndToEnd {
                     try cluster.status().nodes.filter { $0.standing == .accepted }.map(\.name) == ["n1", "n2"]
                 }
             }
-            let strict = try await offload { try cluster.cli(["enable", "--strict", "--wait"]) }
+            let strict = try await offload { try cluster.cli(["enable", "--strict"] + cluster.waitFlags) }
             #expect(strict.succeeded, "\(strict)")
             let routes = try cluster.tableRoutes(n1)
             #expect(routes.contains("unreachable 10.244.0.0/16"), "\(routes)")
@@ -297,7 +297,7 @@ struct EndToEnd {
             #expect(status.strict && status.plaintextPaths.isEmpty, "\(status.plaintextPaths)")
 
             // Fail-open mode: the same traffic falls back to plain routing, visibly in clear.
-            let open = try await offload { try cluster.cli(["enable", "--wait"]) }
+            let open = try await offload { try cluster.cli(["enable"] + cluster.waitFlags) }
             #expect(open.succeeded, "\(open)")
             #expect(try cluster.tableRoutes(n1).contains("throw 10.244.0.0/16"))
             let plain = try await offload {

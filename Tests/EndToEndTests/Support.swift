@@ -62,7 +62,7 @@ func withCluster(nodes: Int = 3, enable: Bool = true, startAgents: Bool = true, 
             for node in lab.nodes { try cluster.startAgent(node) }
             try await offload { try cluster.waitForAcceptance() }
             if enable {
-                let result = try await offload { try cluster.cli(["enable", "--wait", "--timeout", "60"]) }
+                let result = try await offload { try cluster.cli(["enable"] + cluster.waitFlags) }
                 #expect(result.succeeded, "meshguard enable --wait: \(result)")
             }
         }
