@@ -34,10 +34,12 @@ let canRunEndToEnd = TestNamespace.isRoot && TestNamespace.commandExists("tcpdum
                                : TestNamespace.commandExists("wireguard-go"))
 
 /// Runs blocking lab calls off Swift's cooperative pool (it has as many threads as cores; a
-/// blocked one would stall every other test in the process).
+/// blocked one would stall every other test in the process). A serial queue per call targets
+/// Dispatch's overcommit pool, which starts a thread when none is idle; the global queue would
+/// keep about one per core and queue long calls behind each other.
 func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
+        DispatchQueue(label: "meshguard.e2e.offload").async {
             continuation.resume(with: Result { try body() })
         }
     }
