@@ -120,7 +120,7 @@ public final class MeshCluster: Sendable {
             } catch {
                 lastError = error
             }
-            Thread.sleep(forTimeInterval: 0.2 * LabTime.scale)
+            Thread.sleep(forTimeInterval: 0.2)
         }
         throw MeshError(.timeout, "timed out after \(LabTime.scaled(timeout)) waiting for \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))
     }
