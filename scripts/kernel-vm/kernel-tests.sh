@@ -7,15 +7,23 @@
 #                  through the tunnel, and `wg show` proving the handshake and the traffic
 #   swift:FILTER   the prebuilt test bundle with Swift Testing's --filter FILTER
 #   swift          the whole prebuilt test bundle
+#   e2e            the end-to-end story (EndToEnd/theWholeStoryOnOneCluster) with the agents on
+#                  --wireguard-backend kernel: proof on the fabric capture, agent kill -9 under a
+#                  50 ms ping, bad claims, node removal, disable
 #   demo           `meshguard demo` (a 3-node cluster in network namespaces)
+#   bench          `meshguard-bench kernel` (KERNEL_BENCH_ARGS, default: 5,000 peers, 3 runs)
 #
 # The repository is read-only in the guest: nothing here builds anything. KERNEL_TEST_BIN is the
-# host's `swift build --show-bin-path` (default .build/debug).
+# host's `swift build --show-bin-path` (default .build/debug); KERNEL_BENCH_BIN the directory
+# of a release meshguard-bench (default KERNEL_TEST_BIN). MESHGUARD_LAB_TIME_SCALE (default 15
+# here) stretches the lab's timeouts and leases: processes and packets are that much slower
+# under emulation.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 bin=${KERNEL_TEST_BIN:-.build/debug}
 bundle=$bin/meshguardPackageTests.xctest
+export MESHGUARD_LAB_TIME_SCALE=${MESHGUARD_LAB_TIME_SCALE:-15}
 
 smoke() {
     [[ -d /sys/module/wireguard ]] || { echo "smoke: no wireguard module in this kernel" >&2; return 1; }
@@ -66,15 +74,25 @@ swift_tests() {
     fi
 }
 
+e2e() {
+    MESHGUARD_TEST_BACKEND=kernel swift_tests 'EndToEnd/theWholeStoryOnOneCluster'
+}
+
 demo() {
     "$bin/meshguard" demo
+}
+
+bench() {
+    # Word splitting of KERNEL_BENCH_ARGS is intended: it holds options.
+    # shellcheck disable=SC2086
+    "${KERNEL_BENCH_BIN:-$bin}/meshguard-bench" kernel ${KERNEL_BENCH_ARGS:-}
 }
 
 (($#)) || set -- smoke
 for step in "$@"; do
     case $step in
-        smoke|swift|swift:?*|demo) ;;
-        *) echo "kernel-test: unknown step '$step' (smoke, swift, swift:FILTER, demo)" >&2; exit 2 ;;
+        smoke|swift|swift:?*|e2e|demo|bench) ;;
+        *) echo "kernel-test: unknown step '$step' (smoke, swift, swift:FILTER, e2e, demo, bench)" >&2; exit 2 ;;
     esac
 done
 
@@ -92,7 +110,9 @@ for step in "$@"; do
             smoke) smoke ;;
             swift) swift_tests ;;
             swift:*) swift_tests "${step#swift:}" ;;
+            e2e) e2e ;;
             demo) demo ;;
+            bench) bench ;;
         esac
     ) || status=$?
     if ((status == 0)); then result=passed; else result="FAILED ($status)"; failed=1; fi
