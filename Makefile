@@ -12,7 +12,7 @@ DEMO_ARGS  ?=
 KERNEL_TESTS   ?= smoke swift:NetlinkTests
 KERNEL_VM_ARGS ?=
 
-.PHONY: build test bench demo kernel-test
+.PHONY: build test bench demo kernel-test kernel-bench
 
 build:
 	$(SWIFT) build
@@ -37,3 +37,12 @@ kernel-test:
 	$(SWIFT) build --build-tests
 	scripts/kernel-vm.sh $(KERNEL_VM_ARGS) -e KERNEL_TEST_BIN="$$($(SWIFT) build --show-bin-path)" \
 		-- scripts/kernel-vm/kernel-tests.sh $(KERNEL_TESTS)
+
+# The kernel backend's benchmark in the VM: a release meshguard-bench, then `meshguard-bench
+# kernel` (5,000 peers: agent's backend vs `wg setconf`, one-peer change, no-op re-sync vs
+# `wg syncconf`) inside Debian's kernel under QEMU; see docs/benchmarks.md.
+KERNEL_BENCH_ARGS ?=
+kernel-bench:
+	$(SWIFT) build -c release --scratch-path $(RELEASE) --product meshguard-bench
+	scripts/kernel-vm.sh $(KERNEL_VM_ARGS) -e KERNEL_BENCH_BIN="$$($(SWIFT) build -c release --scratch-path $(RELEASE) --show-bin-path)" \
+		-e KERNEL_BENCH_ARGS="$(KERNEL_BENCH_ARGS)" -- scripts/kernel-vm/kernel-tests.sh bench

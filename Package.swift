@@ -100,7 +100,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "meshguard-bench",
-            dependencies: ["MeshCore", "MeshUserspace", "MeshCrypto", "MeshStoreSQLite", "MeshCodec"],
+            dependencies: ["MeshCore", "MeshUserspace", "MeshKernel", "MeshCrypto", "MeshStoreSQLite", "MeshCodec"],
             swiftSettings: strict
         ),
 

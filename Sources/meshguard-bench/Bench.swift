@@ -2,9 +2,10 @@
 // a namespace and temporary directory of its own and removes everything it created, also when
 // it fails or is interrupted.
 //
-//   meshguard-bench [all|wireguard|agent|store] [options]   (--help lists them)
+//   meshguard-bench [all|wireguard|kernel|agent|store] [options]   (--help lists them)
 
 import Foundation
+import MeshCore
 
 @main
 struct Bench {
@@ -30,7 +31,10 @@ struct Bench {
             Cleanup.shared.installSignalHandlers()
             var sections: [Summary] = []
             if options.mode == .wireguard || options.mode == .all {
-                sections.append(try await WireGuardBenchmark.run(peers: options.peers, runs: options.runs))
+                sections.append(try await WireGuardBenchmark.run(peers: options.peers, runs: options.runs, backend: .userspace))
+            }
+            if options.mode == .kernel {
+                sections.append(try await WireGuardBenchmark.run(peers: options.peers, runs: options.runs, backend: .kernel))
             }
             if options.mode == .agent || options.mode == .all {
                 sections.append(try await AgentBenchmark.run(peers: options.peers, meshguard: options.meshguard,

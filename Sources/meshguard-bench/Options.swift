@@ -1,18 +1,20 @@
 /// The benchmark to run, from the first argument (`all` when there is none or it is a flag).
 enum Mode: String {
-    case wireguard, agent, store, all
+    case wireguard, kernel, agent, store, all
     /// Hidden: one writer process of the `store` benchmark, started by the benchmark itself.
     case storeWriter = "store-writer"
 }
 
 let usage = """
-    usage: meshguard-bench [all|wireguard|agent|store] [options]   (run as root)
-      wireguard  [--peers N] [--runs N]      agent's backend vs `wg setconf`, one-peer change
+    usage: meshguard-bench [all|wireguard|kernel|agent|store] [options]   (run as root)
+      wireguard  [--peers N] [--runs N]      agent's backend vs `wg setconf`, one-peer change, no-op re-sync
+      kernel     [--peers N] [--runs N]      the same with kernel WireGuard (needs the module;
+                                             make kernel-bench runs it in the QEMU VM)
       agent      [--peers N] [--meshguard PATH] [--changes N] [--idle-seconds S] [--agent-log-level L]
                                              the real `meshguard agent` programming N peers from the store
       store      [--writes N] [--interval-ms M] [--writers K]
                                              cross-process watch latency of the SQLite datastore
-      all        every option above; runs the three and prints one summary (default)
+      all        wireguard, agent and store with every option above, one summary (default)
     defaults: --peers 5000 --runs 3 --changes 5 --idle-seconds 30 --agent-log-level warning
               --writes 200 --interval-ms 50 --writers 4
     """
@@ -44,6 +46,7 @@ struct Options {
 
     private static let flags: [Mode: Set<String>] = [
         .wireguard: ["--peers", "--runs"],
+        .kernel: ["--peers", "--runs"],
         .agent: ["--peers", "--meshguard", "--changes", "--idle-seconds", "--agent-log-level"],
         .store: ["--writes", "--interval-ms", "--writers"],
         .all: ["--peers", "--runs", "--meshguard", "--changes", "--idle-seconds", "--agent-log-level",

@@ -1,25 +1,39 @@
-// `meshguard-bench wireguard`: how long the agent's userspace backend takes to load a large mesh
-// into wireguard-go, next to wg(8) loading the same configuration from a file, and how long a
-// one-peer change takes. Works in a namespace of its own and removes everything it created.
+// `meshguard-bench wireguard` and `meshguard-bench kernel`: how long the agent's backend
+// (wireguard-go over UAPI, or kernel WireGuard over generic netlink) takes to load a large mesh,
+// next to wg(8) loading the same configuration from a file, in the same run; how long a one-peer
+// change takes; and what a no-op re-sync costs next to `wg syncconf` of the unchanged file.
+// Works in a namespace of its own and removes everything it created.
 
 import Foundation
 import MeshCore
 import MeshCrypto
+import MeshKernel
 import MeshUserspace
 
 enum WireGuardBenchmark {
-    static func run(peers n: Int, runs: Int) async throws -> Summary {
+    static func run(peers n: Int, runs: Int, backend: WireGuardBackendKind) async throws -> Summary {
         let namespace = "mgbench-\(getpid())"
         let device = "mgb\(getpid())"
         let (scratch, scratchCleanup) = try ScratchDirectory.create("meshguard-bench-\(getpid())")
         defer { Cleanup.shared.perform(scratchCleanup) }
-        let (space, namespaceCleanup) = try BenchNamespace.create(name: namespace, devices: [device])
+        let (space, namespaceCleanup) = try BenchNamespace.create(name: namespace, devices: backend == .userspace ? [device] : [])
         defer { Cleanup.shared.perform(namespaceCleanup) }
-        let devices = UserspaceDevices(configuration: .init(startupTimeout: .seconds(30), ioTimeout: .seconds(120),
+        let devices: any WireGuardDevices
+        let wgPrefix: [String]
+        switch backend {
+        case .userspace:
+            devices = UserspaceDevices(configuration: .init(startupTimeout: .seconds(30), ioTimeout: .seconds(120),
                                                             launcherPrefix: space.exec([])))
+            // wg(8) finds wireguard-go's socket in /var/run/wireguard from any namespace.
+            wgPrefix = []
+        case .kernel:
+            devices = KernelDevices(networkNamespacePath: "/var/run/netns/\(namespace)")
+            // A kernel device is visible only inside its namespace: wg(8) has to run there.
+            wgPrefix = space.exec([])
+        }
         do {
             let summary = try await measurements(peers: n, runs: runs, devices: devices, device: device,
-                                                 scratch: scratch.path)
+                                                 scratch: scratch.path, wgPrefix: wgPrefix)
             try await devices.deleteDevice(named: device)
             return summary
         } catch {
@@ -28,10 +42,13 @@ enum WireGuardBenchmark {
         }
     }
 
-    private static func measurements(peers n: Int, runs: Int, devices: UserspaceDevices, device: String,
-                                     scratch: String) async throws -> Summary {
+    private static func measurements(peers n: Int, runs: Int, devices: any WireGuardDevices, device: String,
+                                     scratch: String, wgPrefix: [String]) async throws -> Summary {
         let wg = try runCommand(["sh", "-c", "command -v wg"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        print("wireguard: \(n) peers, \(runs) runs each, device \(device) (wireguard-go, own namespace)")
+        let backend = devices.kind
+        let backendName = backend == .kernel ? "KernelDevices" : "UserspaceDevices"
+        let what = backend == .kernel ? "kernel WireGuard \(kernelModuleVersion() ?? "")" : "wireguard-go"
+        print("\(backend.rawValue): \(n) peers, \(runs) runs each, device \(device) (\(what), own namespace)")
 
         let started = ContinuousClock.now
         var desired = makeConfig(peers: n)
@@ -39,7 +56,7 @@ enum WireGuardBenchmark {
         let configPath = scratch + "/\(device).conf"
         try writeWgConfig(desired, to: configPath)
 
-        /// A fresh wireguard-go: delete the device and start it again.
+        /// A fresh device: delete it and create it again.
         func reset() async throws {
             try await devices.deleteDevice(named: device)
             try await devices.ensureDevice(named: device)
@@ -49,6 +66,12 @@ enum WireGuardBenchmark {
                   state.privateKey == expected.privateKey else {
                 throw BenchError("\(what) did not load all \(expected.peers.count) peers")
             }
+        }
+        // wg(8) in the kernel's case starts through `ip netns exec`; its own start-up is
+        // measured alone so that the ratio can be read without it.
+        var execTimes: [Duration] = []
+        if !wgPrefix.isEmpty {
+            for _ in 0..<max(runs, 3) { execTimes.append(try await measure { try runCommand(wgPrefix + ["true"]) }) }
         }
 
         // (a) The agent's path: plan from the empty device, one UAPI set=1 stream.
@@ -61,7 +84,7 @@ enum WireGuardBenchmark {
             var patch = DevicePatch()
             planTimes.append(await measure { patch = plan(desired: desired, observed: empty, options: .init(removeUnknownPeers: true)) })
             agentTimes.append(try await measure { try await devices.apply(patch, to: device) })
-            try await check("UserspaceDevices.apply", peers: desired)
+            try await check("\(backendName).apply", peers: desired)
             if let pid = wireGuardGoPID(for: device) { wireGuardGoPeak = max(wireGuardGoPeak, memoryKB("VmHWM", pid: pid) ?? 0) }
         }
 
@@ -69,8 +92,22 @@ enum WireGuardBenchmark {
         var wgTimes: [Duration] = []
         for _ in 0..<runs {
             try await reset()
-            wgTimes.append(try await measure { try runCommand([wg, "setconf", device, configPath]) })
+            wgTimes.append(try await measure { try runCommand(wgPrefix + [wg, "setconf", device, configPath]) })
             try await check("wg setconf", peers: desired)
+        }
+
+        // (e) A re-sync that finds nothing to do, on the full device: the agent reads it back
+        // and plans an empty patch; `wg syncconf` reads it back, diffs against the file and
+        // sends what differs (nothing).
+        var resyncTimes: [Duration] = []
+        var syncconfTimes: [Duration] = []
+        for _ in 0..<runs {
+            resyncTimes.append(try await measure {
+                guard let observed = try await devices.device(named: device) else { throw BenchError("the device vanished") }
+                let patch = plan(desired: desired, observed: observed, options: .init(removeUnknownPeers: true))
+                guard patch.isEmpty else { throw BenchError("a re-sync of the unchanged mesh planned changes: \(patch.peers.count) peers") }
+            })
+            syncconfTimes.append(try await measure { try runCommand(wgPrefix + [wg, "syncconf", device, configPath]) })
         }
 
         // (c) One peer's allowed IP changes: the agent reads the device, plans, and applies a
@@ -98,17 +135,34 @@ enum WireGuardBenchmark {
 
         let agent = median(agentTimes)
         let setconf = median(wgTimes)
+        let onePeer = median(onePeerTimes)
         print("  all runs: (a) \(agentTimes.map(milliseconds)), (b) \(wgTimes.map(milliseconds)), (c) \(onePeerTimes.map(milliseconds))")
-        var summary = Summary("wireguard-go: agent's backend vs wg setconf, \(n) peers (median of \(runs) runs)")
+        print("            (e) \(resyncTimes.map(milliseconds)), wg syncconf \(syncconfTimes.map(milliseconds))"
+              + (execTimes.isEmpty ? "" : ", ip netns exec alone \(execTimes.map(milliseconds))"))
+        let title = backend == .kernel ? "kernel WireGuard" : "wireguard-go"
+        var summary = Summary("\(title): agent's backend vs wg setconf, \(n) peers (median of \(runs) runs)")
         summary.add("config generation (not timed below)", milliseconds(generation))
-        summary.add("(a) full load, UserspaceDevices.apply", milliseconds(agent))
+        summary.add("(a) full load, \(backendName).apply", milliseconds(agent))
         summary.add("    plan from empty state", milliseconds(median(planTimes)))
         summary.add("(b) full load, wg setconf <file>", milliseconds(setconf))
         summary.add("    ratio (a) / (b)", String(format: "%.2f", agent.seconds / setconf.seconds))
-        summary.add("(c) one-peer change, apply", milliseconds(median(onePeerTimes)))
-        summary.add("    read back all peers (get=1)", milliseconds(median(readTimes)))
+        if !execTimes.isEmpty {
+            let exec = median(execTimes)
+            summary.add("    of (b): `ip netns exec` start-up alone", milliseconds(exec))
+            summary.add("    ratio (a) / ((b) - start-up)", String(format: "%.2f", agent.seconds / (setconf - exec).seconds))
+        }
+        summary.add("(c) one-peer change, apply", milliseconds(onePeer))
+        summary.add("    ratio (c) / (a)", String(format: "1/%.0f", agent.seconds / onePeer.seconds))
+        summary.add("    read back all peers", milliseconds(median(readTimes)))
         summary.add("(d) peak RSS of this process (VmHWM)", mebibytes(kB: memoryKB("VmHWM")))
-        summary.add("    peak RSS of wireguard-go (VmHWM)", mebibytes(kB: wireGuardGoPeak))
+        if backend == .userspace { summary.add("    peak RSS of wireguard-go (VmHWM)", mebibytes(kB: wireGuardGoPeak)) }
+        summary.add("(e) no-op re-sync: read back + empty plan", milliseconds(median(resyncTimes)))
+        summary.add("    wg syncconf <unchanged file>", milliseconds(median(syncconfTimes)))
         return summary
     }
+}
+
+/// The loaded wireguard module's version, e.g. "1.0.0", if the kernel reports one.
+private func kernelModuleVersion() -> String? {
+    (try? String(contentsOfFile: "/sys/module/wireguard/version", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
 }
