@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.16.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // Layer 0: the pure core. Swift standard library only.
@@ -40,6 +44,27 @@ let package = Package(
         .target(
             name: "MeshStoreSQLite",
             dependencies: ["MeshCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // etcd's v3 API: messages and gRPC client stubs generated once from
+        // scripts/etcd-api/etcd.proto by scripts/etcd-api/generate.sh, committed, never
+        // generated during the build.
+        .target(
+            name: "EtcdAPI",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .target(
+            name: "MeshStoreEtcd",
+            dependencies: [
+                "MeshCore", "EtcdAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strict
         ),
         .target(name: "MeshCodec", dependencies: ["MeshCore"], swiftSettings: strict),
@@ -82,7 +107,7 @@ let package = Package(
             name: "meshguard",
             dependencies: [
                 "MeshCore", "MeshCodec", "MeshAgent", "MeshController", "MeshRouting", "MeshUserspace", "MeshKernel",
-                "MeshCrypto", "MeshStoreSQLite", "MeshHTTP", "MeshLab",
+                "MeshCrypto", "MeshStoreSQLite", "MeshStoreEtcd", "MeshHTTP", "MeshLab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -114,7 +139,7 @@ let package = Package(
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto", "MeshCore"]),
         .testTarget(
             name: "MeshStoreTests",
-            dependencies: ["MeshStoreSQLite", "MeshCore", "MeshTestKit"]
+            dependencies: ["MeshStoreSQLite", "MeshStoreEtcd", "EtcdAPI", "MeshCore", "MeshTestKit", "MeshLab"]
         ),
         .testTarget(
             name: "MeshAgentTests",

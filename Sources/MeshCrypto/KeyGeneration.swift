@@ -44,3 +44,28 @@ public enum KeyGeneration {
         }
     }
 }
+
+/// Random secrets that are not WireGuard keys (datastore passwords).
+public enum RandomSecret {
+    /// `bytes` random bytes from libsodium, as URL-safe base64 without padding (shell- and
+    /// YAML-safe: letters, digits, '-' and '_').
+    public static func token(bytes: Int = 24) -> String {
+        requireSodium()
+        var raw = [UInt8](repeating: 0, count: bytes)
+        defer { wipe(&raw) }
+        raw.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, $0.count) }
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var out: [UInt8] = []
+        var bits = 0, value = 0
+        for byte in raw {
+            value = (value << 8) | Int(byte)
+            bits += 8
+            while bits >= 6 {
+                bits -= 6
+                out.append(alphabet[(value >> bits) & 63])
+            }
+        }
+        if bits > 0 { out.append(alphabet[(value << (6 - bits)) & 63]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

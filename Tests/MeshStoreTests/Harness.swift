@@ -1,15 +1,19 @@
 import Foundation
 @testable import MeshStoreSQLite
 import MeshCore
+import MeshLab
+import MeshStoreEtcd
 import MeshTestKit
 import Synchronization
 import Testing
 
-/// The backends the conformance suite runs against. An etcd case joins later; the checks use
-/// only the ``Datastore`` protocol plus the two hooks of ``StoreUnderTest``.
+/// The backends the conformance suite runs against; the checks use only the ``Datastore``
+/// protocol plus the two hooks of ``StoreUnderTest``. etcd is a real `etcd` process (Debian's
+/// etcd-server) per test, on free loopback ports with a fresh data directory.
 enum Backend: String, Sendable, CaseIterable, CustomTestStringConvertible {
     case sqlite
     case memory
+    case etcd
 
     var testDescription: String { rawValue }
 }
@@ -47,6 +51,53 @@ func withStore<T>(_ backend: Backend, _ body: (StoreUnderTest) async throws -> T
                                                  try await store.reapExpiredLeases()
                                              },
                                              activeWatches: { store.activeWatchCount }))
+    case .etcd:
+        // A few etcd processes at a time: dozens starting at once on a small machine (the
+        // whole suite runs in parallel) starve each other past any request timeout.
+        await etcdSlots.acquire()
+        defer { Task { await etcdSlots.release() } }
+        let cluster = try EtcdCluster.start()
+        defer { cluster.stop() }
+        let store = try EtcdDatastore(configuration: EtcdConfiguration(endpoints: cluster.endpoints))
+        defer { store.close() }
+        do {
+            return try await body(StoreUnderTest(store: store,
+                                                 passTime: { seconds in
+                                                     // Real time: etcd's lessor checks for expired leases every 500 ms
+                                                     // and revokes them through raft, so expiry lands up to ~1 s late.
+                                                     try await Task.sleep(for: .seconds(seconds + 1))
+                                                 },
+                                                 activeWatches: { nil }))
+        } catch {
+            print(cluster.logs())
+            throw error
+        }
+    }
+}
+
+private let etcdSlots = Slots(4)
+
+/// A counting semaphore for async code: at most `count` holders at once, the rest wait in order.
+actor Slots {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { free = count }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty {
+            free += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
     }
 }
 
