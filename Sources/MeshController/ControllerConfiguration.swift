@@ -10,7 +10,7 @@ public struct ControllerConfiguration: Sendable {
     public var leaseTTL: Int64
     public var backoff: Backoff
 
-    public init(identity: String, pools: [IPPrefix], leaseTTL: Int64 = 10, backoff: Backoff = Backoff()) {
+    public init(identity: String, pools: [IPPrefix], leaseTTL: Int64 = 10, backoff: Backoff = Backoff(maximum: .seconds(2))) {
         self.identity = identity
         self.pools = pools
         self.leaseTTL = leaseTTL

@@ -10,8 +10,12 @@ public struct WireEvidence: Sendable, CustomStringConvertible {
     public let report: WireReport
     /// Frames that carried the marker in clear.
     public let markerFrames: [Int]
-    /// IPv4 packets that were not UDP between node addresses on the WireGuard port.
+    /// IPv4 packets that were not UDP between node addresses on the WireGuard port (nor TCP
+    /// between a node and a control-plane endpoint).
     public let violations: [WireReport.Violation]
+    /// Frames of node ↔ control-plane (datastore) TCP, allowed and counted apart; the marker
+    /// check covers them too.
+    public let controlPlaneFrames: Int
 
     public var markerSeen: Bool { !markerFrames.isEmpty }
     /// True when the transfer arrived intact and the wire held nothing but WireGuard.
@@ -22,6 +26,7 @@ public struct WireEvidence: Sendable, CustomStringConvertible {
                      "  on the fabric: \(report.totalFrames) frames, \(report.ipv4Packets) IPv4 packets, \(report.arpFrames) ARP"]
         for (flow, count) in report.flows.sorted(by: { $0.key < $1.key }).prefix(12) { lines.append("    \(flow): \(count)") }
         lines.append("  marker \"\(marker)\" seen in clear: \(markerSeen ? "YES, in \(markerFrames.count) frames" : "no")")
+        if controlPlaneFrames > 0 { lines.append("  node ↔ datastore frames (control plane, outside the tunnel): \(controlPlaneFrames)") }
         lines.append("  packets other than WireGuard UDP between nodes: \(violations.count)")
         for v in violations.prefix(5) { lines.append("    \(v)") }
         return lines.joined(separator: "\n")
@@ -30,8 +35,11 @@ public struct WireEvidence: Sendable, CustomStringConvertible {
 
 extension Lab {
     /// Streams `marker` from `from` to `to` over TCP for `duration` while capturing on br0.
+    /// `controlPlane`: TCP endpoints on the underlay the nodes may reach in clear (a datastore
+    /// in the fabric namespace); everything else must be WireGuard between nodes.
     public func captureTransfer(from: LabPod, to: LabPod, marker: String, port: UInt16 = 7777,
-                                wireGuardPort: UInt16, duration: Duration = .seconds(2)) throws(MeshError) -> WireEvidence {
+                                wireGuardPort: UInt16, controlPlane: Set<ControlPlaneEndpoint> = [],
+                                duration: Duration = .seconds(2)) throws(MeshError) -> WireEvidence {
         let capture = try startCapture()
         let stream: TCPStreamResult
         do {
@@ -43,7 +51,8 @@ extension Lab {
         let report = WireReport(try capture.stop())
         return WireEvidence(from: from, to: to, marker: marker, stream: stream, report: report,
                             markerFrames: report.framesContaining(marker: Array(marker.utf8)),
-                            violations: report.onlyWireGuard(port: wireGuardPort, nodeAddresses: nodeAddresses))
+                            violations: report.onlyWireGuard(port: wireGuardPort, nodeAddresses: nodeAddresses, controlPlane: controlPlane),
+                            controlPlaneFrames: report.controlPlaneFrames(nodeAddresses: nodeAddresses, endpoints: controlPlane))
     }
 
     /// Pings every pod from every other pod; returns the pairs that lost packets (empty: all reach all).

@@ -21,6 +21,11 @@ public struct MeshClusterOptions: Sendable {
     public var wireGuardBackend = "auto"
     /// Appended to every agent's command line.
     public var extraAgentArguments: [String] = []
+    /// 0: a SQLite file shared by every process (the default). 1 or more: an etcd cluster of
+    /// that many members in the fabric namespace, on the fabric's address, which the agents
+    /// reach over the underlay (main table: table T routes only pod CIDRs and pools, so the
+    /// datastore's path never enters the tunnel the agents configure).
+    public var etcdMembers = 0
 
     public init(binary: String) { self.binary = binary }
 }
@@ -32,6 +37,7 @@ public final class MeshCluster: Sendable {
     public let options: MeshClusterOptions
     public let datastorePath: String
     private let processes = Locked<[String: LabProcess]>([:])
+    private let etcdCluster = Locked<EtcdCluster?>(nil)
 
     public init(lab: Lab, options: MeshClusterOptions) {
         self.lab = lab
@@ -39,7 +45,41 @@ public final class MeshCluster: Sendable {
         datastorePath = "\(lab.workDirectory)/meshguard.db"
     }
 
-    public var datastoreURL: String { "sqlite://\(datastorePath)" }
+    public var datastoreURL: String {
+        guard options.etcdMembers > 0 else { return "sqlite://\(datastorePath)" }
+        return "etcd://" + (0..<options.etcdMembers).map { "\(lab.fabricAddress):\(EtcdCluster.labClientPort(member: $0))" }.joined(separator: ",")
+    }
+
+    /// The etcd cluster, once ``startDatastore()`` started it.
+    public var etcd: EtcdCluster? { etcdCluster.withLock { $0 } }
+
+    /// Starts etcd in the fabric namespace when the options ask for it (SQLite needs nothing:
+    /// the controller creates the file). The members die with the lab.
+    public func startDatastore() throws(MeshError) {
+        guard options.etcdMembers > 0, etcd == nil else { return }
+        let cluster = try EtcdCluster.start(size: options.etcdMembers, placement: .lab(lab, lab.fabric),
+                                            host: "\(lab.fabricAddress)", parentDirectory: lab.workDirectory)
+        etcdCluster.withLock { $0 = cluster }
+    }
+
+    /// The datastore's endpoints that nodes reach over the underlay (etcd's client ports);
+    /// none for SQLite, which is a file.
+    public var controlPlane: Set<ControlPlaneEndpoint> {
+        Set((0..<options.etcdMembers).map { ControlPlaneEndpoint(address: lab.fabricAddress, port: UInt16(EtcdCluster.labClientPort(member: $0))) })
+    }
+
+    /// ``Lab/captureTransfer(from:to:marker:port:wireGuardPort:controlPlane:duration:)`` with
+    /// this cluster's WireGuard port and datastore endpoints.
+    public func captureTransfer(from: LabPod, to: LabPod, marker: String,
+                                duration: Duration = .seconds(2)) throws(MeshError) -> WireEvidence {
+        try lab.captureTransfer(from: from, to: to, marker: marker, wireGuardPort: options.wireGuardPort,
+                                controlPlane: controlPlane, duration: duration)
+    }
+
+    /// Stops etcd (if it runs) and removes its data.
+    public func stopDatastore() {
+        etcdCluster.withLock { $0 }?.stop()
+    }
 
     /// Where node `node` keeps its private key.
     public func stateDirectory(of node: LabNode) -> String { "\(lab.workDirectory)/\(node.name)-state" }
@@ -133,8 +173,12 @@ public final class MeshCluster: Sendable {
         }
     }
 
-    /// Every process started, newest log lines first, for failure reports.
+    /// Every process started, newest log lines first, for failure reports; etcd's too.
     public func logs(lines: Int = 30) -> String {
+        processLogs(lines: lines) + (etcd.map { "\n" + $0.logs(lines: lines) } ?? "")
+    }
+
+    private func processLogs(lines: Int) -> String {
         allProcesses.sorted { $0.key < $1.key }.map { name, process in
             let log = process.log().split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
             return "── \(name) (\(process.isRunning ? "running" : "\(process.termination.map { "\($0)" } ?? "?")")) ──\n\(log)"

@@ -96,7 +96,12 @@ public struct WireReport: Sendable, CustomStringConvertible {
     /// violation, IPv6 and unknown or malformed frames included (the lab disables IPv6, so any
     /// is a leak), and so are non-first IPv4 fragments, which carry no ports to check. An empty
     /// list is the proof that the wire carried nothing else.
-    public func onlyWireGuard(port: UInt16, nodeAddresses: Set<IPAddress>) -> [Violation] {
+    ///
+    /// `controlPlane` names TCP endpoints (a datastore on the underlay) that nodes may talk to
+    /// outside the tunnel: a TCP packet between a node address and one of them is allowed. The
+    /// marker check (``framesContaining(marker:)``) still covers those frames.
+    public func onlyWireGuard(port: UInt16, nodeAddresses: Set<IPAddress>,
+                              controlPlane: Set<ControlPlaneEndpoint> = []) -> [Violation] {
         var violations: [Violation] = []
         for frame in frames {
             switch frame.content {
@@ -112,7 +117,9 @@ public struct WireReport: Sendable, CustomStringConvertible {
             case .ipv4(let packet):
                 let flow = Flow(packet)
                 var reason: String?
-                if packet.ipProtocol != .udp {
+                if isControlPlane(packet, nodeAddresses: nodeAddresses, endpoints: controlPlane) {
+                    continue
+                } else if packet.ipProtocol != .udp {
                     reason = "\(flow) is not UDP"
                 } else if !nodeAddresses.contains(packet.source) || !nodeAddresses.contains(packet.destination)
                             || packet.source == packet.destination {
@@ -129,6 +136,24 @@ public struct WireReport: Sendable, CustomStringConvertible {
         return violations
     }
 
+    /// The number of frames that are TCP between a node and one of `endpoints`.
+    public func controlPlaneFrames(nodeAddresses: Set<IPAddress>, endpoints: Set<ControlPlaneEndpoint>) -> Int {
+        frames.filter {
+            if case .ipv4(let packet) = $0.content { return isControlPlane(packet, nodeAddresses: nodeAddresses, endpoints: endpoints) }
+            return false
+        }.count
+    }
+
+    private func isControlPlane(_ packet: IPv4Packet, nodeAddresses: Set<IPAddress>, endpoints: Set<ControlPlaneEndpoint>) -> Bool {
+        guard packet.ipProtocol == .tcp, !endpoints.isEmpty else { return false }
+        let (source, destination) = (packet.transport.sourcePort, packet.transport.destinationPort)
+        if let source, nodeAddresses.contains(packet.destination),
+           endpoints.contains(ControlPlaneEndpoint(address: packet.source, port: source)) { return true }
+        if let destination, nodeAddresses.contains(packet.source),
+           endpoints.contains(ControlPlaneEndpoint(address: packet.destination, port: destination)) { return true }
+        return false
+    }
+
     /// A few lines for a terminal or a test failure: counts, then flows by packet count.
     public var description: String {
         var lines = ["\(totalFrames) frames: \(ipv4Packets) IPv4, \(arpFrames) ARP, \(otherFrames) other"]
@@ -139,4 +164,15 @@ public struct WireReport: Sendable, CustomStringConvertible {
         }
         return lines.joined(separator: "\n")
     }
+}
+
+/// A TCP service on the underlay that nodes reach outside the tunnel (the datastore).
+public struct ControlPlaneEndpoint: Hashable, Sendable, CustomStringConvertible {
+    public let address: IPAddress
+    public let port: UInt16
+    public init(address: IPAddress, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+    public var description: String { "\(address):\(port)" }
 }

@@ -5,6 +5,7 @@ import MeshCore
 import MeshCrypto
 import MeshKernel
 import MeshRouting
+import MeshStoreEtcd
 import MeshStoreSQLite
 import MeshUserspace
 import Synchronization
@@ -15,8 +16,11 @@ enum Adapters {
     /// (`.unavailable`), not a new empty store: an agent pointed at the wrong path must not
     /// publish its claim where no controller looks. The file is opened on first use and opened
     /// again after a failure, so a store that appears later is picked up (agents retry).
-    static func store(_ location: DatastoreLocation, create: Bool, logger: Logger) throws -> any Datastore {
-        switch location {
+    ///
+    /// etcd: the client connects on first use and reconnects on its own; `create` does not
+    /// apply (the cluster is there or it is not).
+    static func store(_ options: StoreOptions, create: Bool, logger: Logger) throws -> any Datastore {
+        switch try options.location() {
         case .sqlite(let path):
             return ReopeningDatastore {
                 if !create && !FileManager.default.fileExists(atPath: path) {
@@ -24,7 +28,18 @@ enum Adapters {
                 }
                 return try SQLiteDatastore(path: path)
             }
+        case .etcd(let endpoints):
+            let configuration = EtcdConfiguration(endpoints: endpoints, tls: options.etcdTLS,
+                                                  credentials: try options.etcdCredentials())
+            return ReopeningDatastore { try EtcdDatastore(configuration: configuration) }
         }
+    }
+
+    /// The etcd datastore itself (not reopening), for etcd-only commands; nil for SQLite.
+    static func etcdStore(_ options: StoreOptions) throws -> EtcdDatastore? {
+        guard case .etcd(let endpoints) = try options.location() else { return nil }
+        return try EtcdDatastore(configuration: EtcdConfiguration(endpoints: endpoints, tls: options.etcdTLS,
+                                                                  credentials: try options.etcdCredentials()))
     }
 
     static func loadOrCreateKeys(stateDirectory: String) throws -> NodeKeys {

@@ -82,7 +82,7 @@ struct AgentCommand: AsyncParsableCommand {
                                               resyncInterval: try parseDuration(resyncInterval, option: "--resync-interval"),
                                               statusInterval: try parseDuration(statusInterval, option: "--status-interval"),
                                               agentVersion: "meshguard \(Meshguard.version)"),
-            keys: keys, store: try Adapters.store(store.location(), create: false, logger: logger),
+            keys: keys, store: try Adapters.store(store, create: false, logger: logger),
             devices: try Adapters.devices(backend: WireGuardBackendChoice(rawValue: wireguardBackend) ?? .auto,
                                           interface: settings.interface, logger: logger),
             routing: try Adapters.routing(),

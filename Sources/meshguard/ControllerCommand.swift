@@ -37,7 +37,7 @@ struct ControllerCommand: AsyncParsableCommand {
         let controller = Controller(
             configuration: ControllerConfiguration(identity: name, pools: try pools.map { text throws(MeshError) in try IPPrefix(text) },
                                                    leaseTTL: Int64(leaseTTL)),
-            store: try Adapters.store(store.location(), create: true, logger: logger), wallClock: SystemWallClock(), logger: logger)
+            store: try Adapters.store(store, create: true, logger: logger), wallClock: SystemWallClock(), logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: controller)],
                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -12,7 +12,8 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Build a local cluster in network namespaces, turn encryption on, and prove it on the wire.",
         discussion: """
         Creates a fabric namespace with a bridge (the underlay), one namespace per node and per pod, and routes \
-        between nodes as a plain CNI would. Then starts a controller and one agent per node on a SQLite datastore, \
+        between nodes as a plain CNI would. Then starts a controller and one agent per node on a SQLite datastore \
+        (or etcd in the fabric namespace with --datastore etcd), \
         runs `meshguard enable`, and checks that every pod reaches every other pod and that a capture on the fabric \
         during a transfer of a known marker holds only WireGuard UDP between node addresses, never the marker. The \
         same capture is taken before encryption, where the marker must show (so the check can fail). Needs root.
@@ -25,8 +26,15 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Enable strict mode (plaintext between nodes refused).") var strict = false
     @Option(help: "Lab id (names of namespaces); default: a fresh one.") var id: String?
     @Option(help: "Remove a kept or crashed demo cluster with this id, then exit.") var clean: String?
+    @Option(help: ArgumentHelp("The datastore: sqlite (a file shared by every process) or etcd (etcd in the fabric namespace, reached over the underlay).",
+                               valueName: "sqlite|etcd"))
+    var datastore = "sqlite"
+    @Option(help: "etcd members with --datastore etcd.") var etcdMembers = 1
 
     func validate() throws {
+        guard ["sqlite", "etcd"].contains(datastore) else { throw ValidationError("--datastore '\(datastore)' is not one of sqlite, etcd") }
+        guard (1...5).contains(etcdMembers) else { throw ValidationError("--etcd-members \(etcdMembers) must be 1-5") }
+        if etcdMembers != 1 && datastore != "etcd" { throw ValidationError("--etcd-members applies to --datastore etcd") }
         guard (2...20).contains(nodes) else { throw ValidationError("--nodes \(nodes) must be 2-20") }
         guard (1...8).contains(podsPerNode) else { throw ValidationError("--pods-per-node \(podsPerNode) must be 1-8") }
     }
@@ -49,6 +57,9 @@ struct DemoCommand: AsyncParsableCommand {
                 meshguard demo needs WireGuard: neither kernel WireGuard nor wireguard-go is usable here. \
                 Load the wireguard kernel module, or install wireguard-go (apt-get install wireguard-go).
                 """)
+        }
+        if datastore == "etcd" && !EtcdCluster.isInstalled {
+            throw MeshError(.unsupported, "meshguard demo --datastore etcd needs etcd: apt-get install etcd-server etcd-client")
         }
         let binary = try selfExecutable()
         let spec = LabSpec(id: id ?? LabSpec.uniqueID(prefix: "mgd"), nodeCount: nodes, podsPerNode: podsPerNode)
@@ -74,10 +85,15 @@ struct DemoCommand: AsyncParsableCommand {
             Glibc.exit(130)
         }
         interrupt.resume()
+        var options = MeshClusterOptions(binary: binary)
+        options.logLevel = "notice"
+        if datastore == "etcd" { options.etcdMembers = etcdMembers }
+        let cluster = MeshCluster(lab: lab, options: options)
         defer {
             if keep {
-                print("\nkept: lab \(spec.id), datastore sqlite://\(lab.workDirectory)/meshguard.db; remove with `meshguard demo --clean \(spec.id)`")
+                print("\nkept: lab \(spec.id), datastore \(cluster.datastoreURL); remove with `meshguard demo --clean \(spec.id)`")
             } else {
+                cluster.stopDatastore()
                 lab.destroy()
                 print("\ntorn down: namespaces, processes and files removed")
             }
@@ -87,9 +103,6 @@ struct DemoCommand: AsyncParsableCommand {
             print("  \(node.name)  underlay \(node.address)  pod CIDR \(node.podCIDR)  pods \(node.pods.map { "\($0.address)" }.joined(separator: ", "))")
         }
 
-        var options = MeshClusterOptions(binary: binary)
-        options.logLevel = "notice"
-        let cluster = MeshCluster(lab: lab, options: options)
         let marker = "MESHGUARD-DEMO-MARKER-\(spec.id)"
         let (a, b) = (lab.nodes[0].pods[0], lab.nodes[1].pods[0])
         var failures: [String] = []
@@ -97,11 +110,17 @@ struct DemoCommand: AsyncParsableCommand {
         say("before encryption: pods talk over plain routes")
         let plainFailures = try lab.pingAll(count: 2)
         print("  every pod reaches every other pod: \(plainFailures.isEmpty ? "yes" : "NO, \(plainFailures.count) pairs fail")")
-        let plain = try lab.captureTransfer(from: a, to: b, marker: marker, wireGuardPort: options.wireGuardPort, duration: .seconds(1))
+        let plain = try cluster.captureTransfer(from: a, to: b, marker: marker, duration: .seconds(1))
         print(indent(plain.description))
         if !plain.markerSeen { failures.append("the capture before encryption did not show the marker: the capture cannot be trusted") }
 
         say("starting the controller and \(nodes) agents")
+        if options.etcdMembers > 0 {
+            try cluster.startDatastore()
+            print("  datastore: etcd, \(options.etcdMembers) member\(options.etcdMembers == 1 ? "" : "s") in the fabric namespace (\(cluster.datastoreURL)), reached over the underlay")
+        } else {
+            print("  datastore: SQLite, \(cluster.datastorePath)")
+        }
         try cluster.startController()
         for node in lab.nodes { try cluster.startAgent(node) }
         do {
@@ -127,10 +146,11 @@ struct DemoCommand: AsyncParsableCommand {
         let encryptedFailures = try lab.pingAll(count: 3)
         print("  every pod reaches every other pod: \(encryptedFailures.isEmpty ? "yes (\(lab.pods.count * (lab.pods.count - 1)) pairs)" : "NO")")
         for (x, y, result) in encryptedFailures { failures.append("\(x.name) → \(y.name): \(result)") }
-        let evidence = try lab.captureTransfer(from: a, to: b, marker: marker, wireGuardPort: options.wireGuardPort, duration: .seconds(2))
+        let evidence = try cluster.captureTransfer(from: a, to: b, marker: marker, duration: .seconds(2))
         print(indent(evidence.description))
         if evidence.encrypted {
-            print("  ✔ only WireGuard (UDP \(options.wireGuardPort)) between node addresses on the fabric; the marker never appears")
+            let besides = cluster.controlPlane.isEmpty ? "" : " (besides the agents' own etcd connections, which never carry pod traffic)"
+            print("  ✔ only WireGuard (UDP \(options.wireGuardPort)) between node addresses on the fabric\(besides); the marker never appears")
         } else {
             failures.append("the fabric carried something other than WireGuard, or the marker, or the transfer failed")
         }

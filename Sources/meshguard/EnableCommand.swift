@@ -24,7 +24,7 @@ struct EnableCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let db = try Adapters.store(store.location(), create: false, logger: Logger(label: "meshguard.cli"))
+        let db = try Adapters.store(store, create: false, logger: Logger(label: "meshguard.cli"))
         let config = ClusterConfig(enabled: true, strict: strict, mtu: mtu, persistentKeepalive: persistentKeepalive)
         let revision = try await db.put(StoreKeys.config, value: RecordCodec.encode(config), lease: nil)
         print("encryption enabled\(strict ? " (strict: plaintext between nodes is refused)" : "")")
@@ -42,7 +42,7 @@ struct DisableCommand: AsyncParsableCommand {
     @Option(help: "How long --wait waits, in seconds.") var timeout = 60
 
     func run() async throws {
-        let db = try Adapters.store(store.location(), create: false, logger: Logger(label: "meshguard.cli"))
+        let db = try Adapters.store(store, create: false, logger: Logger(label: "meshguard.cli"))
         var config = try await db.get(StoreKeys.config).flatMap { try? RecordCodec.decode(ClusterConfig.self, from: $0.value, key: $0.key) }
             ?? ClusterConfig(enabled: false, strict: false)
         config.enabled = false

@@ -16,7 +16,7 @@ struct NodeCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let db = try Adapters.store(store.location(), create: false, logger: Logger(label: "meshguard.cli"))
+            let db = try Adapters.store(store, create: false, logger: Logger(label: "meshguard.cli"))
             let report = buildClusterReport(try await loadRecords(from: db).records)
             let rows = report.nodes.map { n in
                 [n.name, n.standing.rawValue, n.address ?? "-", n.podCIDRs.joined(separator: ","), n.publicKeyFingerprint.map { $0 + "…" } ?? "-",
@@ -46,7 +46,7 @@ struct NodeCommand: AsyncParsableCommand {
 
         func run() async throws {
             let node = try NodeName(name)
-            let db = try Adapters.store(store.location(), create: false, logger: Logger(label: "meshguard.cli"))
+            let db = try Adapters.store(store, create: false, logger: Logger(label: "meshguard.cli"))
             let known = try await [StoreKeys.claim(node), StoreKeys.peer(node), StoreKeys.verdict(node), StoreKeys.status(node)]
                 .asyncContains { try await db.get($0) != nil }
             guard known else { throw MeshError(.notFound, "node \(node) is not known to the datastore (see `meshguard node list`)") }

@@ -2,19 +2,81 @@ import ArgumentParser
 import Foundation
 import Logging
 import MeshCore
+import MeshStoreEtcd
 
 /// Options every command that talks to the datastore takes.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Datastore URL: sqlite:///path/to/file.db.",
+    @Option(name: .long, help: ArgumentHelp("Datastore URL: sqlite:///path/to/file.db or etcd://host:2379[,host:2379…].",
                                             discussion: "Default: $MESHGUARD_DATASTORE, else \(DatastoreLocation.defaultValue)."))
     var datastore: String?
 
+    @Option(name: .customLong("etcd-ca"), help: ArgumentHelp("etcd: PEM file of the CA of etcd's server certificates (turns TLS on).",
+                                                           valueName: "file"))
+    var etcdCA: String?
+    @Option(name: .customLong("etcd-cert"), help: ArgumentHelp("etcd: PEM client certificate (with --etcd-key).", valueName: "file"))
+    var etcdCertificate: String?
+    @Option(name: .customLong("etcd-key"), help: ArgumentHelp("etcd: PEM key of the client certificate.", valueName: "file"))
+    var etcdKey: String?
+    @Option(name: .customLong("etcd-user"), help: ArgumentHelp("etcd: user name for etcd's authentication (default: $MESHGUARD_ETCD_USER).",
+                                                             valueName: "name"))
+    var etcdUser: String?
+    @Option(name: .customLong("etcd-password-file"),
+            help: ArgumentHelp("etcd: file holding the user's password (default: $MESHGUARD_ETCD_PASSWORD); never give it in argv.",
+                               valueName: "file"))
+    var etcdPasswordFile: String?
+
+    private var environment: [String: String] { ProcessInfo.processInfo.environment }
+
     func location() throws -> DatastoreLocation {
-        try DatastoreLocation(datastore ?? ProcessInfo.processInfo.environment["MESHGUARD_DATASTORE"] ?? DatastoreLocation.defaultValue)
+        try DatastoreLocation(datastore ?? environment["MESHGUARD_DATASTORE"] ?? DatastoreLocation.defaultValue)
+    }
+
+    /// The TLS files, from the flags or MESHGUARD_ETCD_CA / _CERT / _KEY; nil: plain gRPC.
+    var etcdTLS: EtcdConfiguration.TLS? {
+        let ca = etcdCA ?? environment["MESHGUARD_ETCD_CA"]
+        let certificate = etcdCertificate ?? environment["MESHGUARD_ETCD_CERT"]
+        let key = etcdKey ?? environment["MESHGUARD_ETCD_KEY"]
+        if ca == nil && certificate == nil && key == nil { return nil }
+        return EtcdConfiguration.TLS(caFile: ca, certificateFile: certificate, keyFile: key)
+    }
+
+    /// The user and password, when a user is named. The password comes from a file or the
+    /// environment, so that it never shows in `ps`.
+    func etcdCredentials() throws -> EtcdConfiguration.Credentials? {
+        guard let user = etcdUser ?? environment["MESHGUARD_ETCD_USER"] else {
+            if etcdPasswordFile != nil { throw ValidationError("--etcd-password-file needs --etcd-user") }
+            return nil
+        }
+        guard !user.isEmpty else { throw ValidationError("--etcd-user is empty") }
+        if let file = etcdPasswordFile {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("--etcd-password-file \(file) cannot be read")
+            }
+            // One line; a trailing newline (echo > file) is not part of the password.
+            var password = String(decoding: data, as: UTF8.self)
+            while password.hasSuffix("\n") || password.hasSuffix("\r") { password.removeLast() }
+            guard !password.isEmpty else { throw ValidationError("--etcd-password-file \(file) is empty") }
+            return .init(user: user, password: password)
+        }
+        guard let password = environment["MESHGUARD_ETCD_PASSWORD"], !password.isEmpty else {
+            throw ValidationError("etcd user \(user) needs a password: --etcd-password-file FILE or $MESHGUARD_ETCD_PASSWORD")
+        }
+        return .init(user: user, password: password)
     }
 
     func validate() throws {
-        do { _ = try location() } catch let error as MeshError { throw ValidationError(error.message) }
+        let location: DatastoreLocation
+        do { location = try self.location() } catch let error as MeshError { throw ValidationError(error.message) }
+        if case .sqlite = location {
+            for (flag, value) in [("--etcd-ca", etcdCA), ("--etcd-cert", etcdCertificate), ("--etcd-key", etcdKey),
+                                  ("--etcd-user", etcdUser), ("--etcd-password-file", etcdPasswordFile)] where value != nil {
+                throw ValidationError("\(flag) applies to an etcd datastore, not to \(location)")
+            }
+        }
+        if let tls = etcdTLS, (tls.certificateFile == nil) != (tls.keyFile == nil) {
+            throw ValidationError("--etcd-cert and --etcd-key go together")
+        }
+        _ = try etcdCredentials()
     }
 }
 

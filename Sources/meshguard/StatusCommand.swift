@@ -14,7 +14,7 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "Output format: table or json.") var output: Format = .table
 
     func run() async throws {
-        let db = try Adapters.store(store.location(), create: false, logger: Logger(label: "meshguard.cli"))
+        let db = try Adapters.store(store, create: false, logger: Logger(label: "meshguard.cli"))
         let loaded = try await loadRecords(from: db)
         let report = buildClusterReport(loaded.records)
         switch output {
