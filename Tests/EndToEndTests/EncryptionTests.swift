@@ -36,14 +36,31 @@ struct EndToEnd {
     /// pings, bad claims, node removal, disable. The kernel VM runs this one with the kernel
     /// backend (one cluster instead of five keeps it inside CI's budget under emulation).
     @Test func theWholeStoryOnOneCluster() async throws {
-        try await withCluster(enable: false) { cluster in
-            try await Scenario.plainBeforeEnable(cluster)
-            try await Scenario.enableAndProve(cluster)
-            try await Scenario.killAgentLosesNoPacket(cluster)
-            try await Scenario.badClaimsHarmNoOne(cluster)
-            try await Scenario.removeLastNode(cluster)
-            try await Scenario.disableRestoresPlain(cluster, nodes: Array(cluster.lab.nodes.dropLast()))
+        try await withCluster(enable: false) { try await Self.wholeStory($0) }
+    }
+
+    /// The same story with etcd as the datastore: one member in the fabric namespace, reached
+    /// by agents, controller and CLI over the underlay.
+    @Test func theWholeStoryOnEtcd() async throws {
+        try await withCluster(enable: false, configure: { $0.etcdMembers = 1 }) { cluster in
+            try await Self.wholeStory(cluster) {
+                // With the tunnel up, the datastore's path still leaves through the underlay.
+                let n1 = cluster.lab.nodes[0]
+                let route = try cluster.lab.run(in: n1, ["ip", "route", "get", "\(cluster.lab.fabricAddress)"]).checked().stdout
+                #expect(route.contains("dev eth0") && !route.contains("meshguard0"), "\(route)")
+                #expect(try cluster.tableRoutes(n1).contains("dev meshguard0"), "the tunnel is up")
+            }
         }
+    }
+
+    static func wholeStory(_ cluster: MeshCluster, afterEnable: () async throws -> Void = {}) async throws {
+        try await Scenario.plainBeforeEnable(cluster)
+        try await Scenario.enableAndProve(cluster)
+        try await afterEnable()
+        try await Scenario.killAgentLosesNoPacket(cluster)
+        try await Scenario.badClaimsHarmNoOne(cluster)
+        try await Scenario.removeLastNode(cluster)
+        try await Scenario.disableRestoresPlain(cluster, nodes: Array(cluster.lab.nodes.dropLast()))
     }
 
     @Test func aDeviceThatDiesIsRecreatedAndReprogrammed() async throws {
@@ -64,8 +81,7 @@ struct EndToEnd {
                 }
             }
             let evidence = try await offload {
-                try lab.captureTransfer(from: n1.pods[0], to: lab.nodes[1].pods[0], marker: "AFTER-RESTART",
-                                        wireGuardPort: cluster.options.wireGuardPort)
+                try cluster.captureTransfer(from: n1.pods[0], to: lab.nodes[1].pods[0], marker: "AFTER-RESTART")
             }
             #expect(evidence.encrypted, "\(evidence)")
             #expect(try cluster.tableRoutes(n1).contains("10.244.2.0/24 dev meshguard0"))
@@ -93,9 +109,13 @@ struct EndToEnd {
         }
     }
 
-    @Test func standbyControllerTakesOverWithinOneLeaseTTL() async throws {
-        try await withCluster(nodes: 2) { cluster in
+    /// On SQLite and on etcd (one member), with a ping running across the takeover: the data
+    /// plane does not notice.
+    @Test(arguments: [0, 1])
+    func standbyControllerTakesOverWithinOneLeaseTTL(etcdMembers: Int) async throws {
+        try await withCluster(nodes: 2, configure: { $0.etcdMembers = etcdMembers }) { cluster in
             let lab = cluster.lab
+            async let pings = offload { try lab.ping(from: lab.nodes[0].pods[0], to: lab.nodes[1].pods[0].address, count: 200) }
             try cluster.startController("c2")
             try await offload { try cluster.wait("c1 leads") { try cluster.status().controller == "c1" } }
             let before = try cluster.tableRoutes(lab.nodes[0])
@@ -116,6 +136,8 @@ struct EndToEnd {
             try await offload {
                 try cluster.wait("c2 judges a new claim") { try cluster.status().nodes.contains { $0.name == "n5" && $0.standing == .rejected } }
             }
+            let result = try await pings
+            #expect(result.transmitted == 200 && result.received == 200, "\(result)")
         }
     }
 
@@ -156,11 +178,11 @@ struct EndToEnd {
             #expect(open.succeeded, "\(open)")
             #expect(try cluster.tableRoutes(n1).contains("throw 10.244.0.0/16"))
             let plain = try await offload {
-                try lab.captureTransfer(from: n1.pods[0], to: n3.pods[0], marker: "FAIL-OPEN-MARKER", wireGuardPort: cluster.options.wireGuardPort)
+                try cluster.captureTransfer(from: n1.pods[0], to: n3.pods[0], marker: "FAIL-OPEN-MARKER")
             }
             #expect(plain.stream.intact && plain.markerSeen, "\(plain)")
             let encrypted = try await offload {
-                try lab.captureTransfer(from: n1.pods[0], to: n2.pods[0], marker: "STILL-SECRET", wireGuardPort: cluster.options.wireGuardPort)
+                try cluster.captureTransfer(from: n1.pods[0], to: n2.pods[0], marker: "STILL-SECRET")
             }
             #expect(encrypted.encrypted, "\(encrypted)")
         }

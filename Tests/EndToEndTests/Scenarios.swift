@@ -12,8 +12,7 @@ enum Scenario {
     static func plainBeforeEnable(_ cluster: MeshCluster) async throws {
         let lab = cluster.lab
         let plain = try await offload {
-            try lab.captureTransfer(from: lab.nodes[0].pods[0], to: lab.nodes[2].pods[1], marker: "PLAINTEXT-MARKER-1",
-                                    wireGuardPort: cluster.options.wireGuardPort)
+            try cluster.captureTransfer(from: lab.nodes[0].pods[0], to: lab.nodes[2].pods[1], marker: "PLAINTEXT-MARKER-1")
         }
         #expect(plain.markerSeen, "\(plain)")
         #expect(!plain.violations.isEmpty)
@@ -25,21 +24,27 @@ enum Scenario {
     static func enableAndProve(_ cluster: MeshCluster) async throws {
         let lab = cluster.lab
         let (a, b) = (lab.nodes[0].pods[0], lab.nodes[2].pods[1])
-        let port = cluster.options.wireGuardPort
         let enable = try await offload { try cluster.cli(["enable"] + cluster.waitFlags) }
         #expect(enable.succeeded, "\(enable)")
         let failures = try await offload { try lab.pingAll(count: 3) }
         #expect(failures.isEmpty, "\(failures.map { "\($0.0.name)→\($0.1.name): \($0.2)" })")
-        let evidence = try await offload { try lab.captureTransfer(from: a, to: b, marker: "SECRET-MARKER-2", wireGuardPort: port) }
+        let evidence = try await offload { try cluster.captureTransfer(from: a, to: b, marker: "SECRET-MARKER-2") }
         #expect(evidence.encrypted, "\(evidence)")
         #expect(!evidence.markerSeen)
         #expect(evidence.violations.isEmpty)
-        #expect(evidence.report.flows.keys.allSatisfy { $0.description.hasPrefix("udp 192.168.77.1") })
+        // Every flow is WireGuard between two nodes, or (etcd) a node talking to the datastore.
+        let controlPlane = cluster.controlPlane
+        let dataFlows = evidence.report.flows.keys.filter { flow in
+            !controlPlane.contains { ($0.address == flow.destination && $0.port == flow.destinationPort)
+                                     || ($0.address == flow.source && $0.port == flow.sourcePort) }
+        }
+        #expect(dataFlows.allSatisfy { $0.ipProtocol == .udp && lab.nodeAddresses.contains($0.source) && lab.nodeAddresses.contains($0.destination) },
+                "\(dataFlows)")
 
         // Same-node traffic stays off the fabric and plain (throw route for own CIDR). WireGuard
         // between nodes may cross meanwhile (a handshake); nothing of the two local pods does.
         let (l1, l2) = (lab.nodes[0].pods[0], lab.nodes[0].pods[1])
-        let local = try await offload { try lab.captureTransfer(from: l1, to: l2, marker: "LOCAL-MARKER", wireGuardPort: port) }
+        let local = try await offload { try cluster.captureTransfer(from: l1, to: l2, marker: "LOCAL-MARKER") }
         #expect(local.stream.intact && !local.markerSeen && local.violations.isEmpty, "\(local)")
         #expect(!local.report.frames.contains { $0.ipv4.map { [$0.source, $0.destination].contains(l1.address) } ?? false })
 
@@ -138,8 +143,7 @@ enum Scenario {
         }
         #expect(try await offload { try lab.pingAll(count: 2) }.isEmpty)
         let evidence = try await offload {
-            try lab.captureTransfer(from: lab.nodes[1].pods[0], to: lab.nodes[0].pods[0], marker: "AFTER-BAD-CLAIMS",
-                                    wireGuardPort: cluster.options.wireGuardPort)
+            try cluster.captureTransfer(from: lab.nodes[1].pods[0], to: lab.nodes[0].pods[0], marker: "AFTER-BAD-CLAIMS")
         }
         #expect(evidence.encrypted, "\(evidence)")
         // n7's valid CIDR (bad key) falls back to throw: visible in every node's table.
@@ -204,8 +208,7 @@ enum Scenario {
         let failures = try await offload { try lab.pingAll(count: 2) }
         #expect(failures.filter { names.contains($0.0.nodeName) && names.contains($0.1.nodeName) }.isEmpty)
         let plain = try await offload {
-            try lab.captureTransfer(from: nodes[0].pods[0], to: nodes[1].pods[0], marker: "PLAIN-AGAIN",
-                                    wireGuardPort: cluster.options.wireGuardPort)
+            try cluster.captureTransfer(from: nodes[0].pods[0], to: nodes[1].pods[0], marker: "PLAIN-AGAIN")
         }
         #expect(plain.markerSeen && plain.stream.intact, "\(plain)")
         let status = try await offload { try cluster.status() }

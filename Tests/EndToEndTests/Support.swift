@@ -57,8 +57,12 @@ func withCluster(nodes: Int = 3, enable: Bool = true, startAgents: Bool = true, 
     let spec = LabSpec(id: LabSpec.uniqueID(prefix: "mge"), nodeCount: nodes, podsPerNode: 2)
     let lab = try await offload { try Lab.create(spec) }
     let cluster = MeshCluster(lab: lab, options: options)
-    defer { lab.destroy() }
+    defer {
+        cluster.stopDatastore()
+        lab.destroy()
+    }
     do {
+        try await offload { try cluster.startDatastore() }
         if startAgents {
             try cluster.startController()
             for node in lab.nodes { try cluster.startAgent(node) }
