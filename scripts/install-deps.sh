@@ -8,7 +8,7 @@ packages=(
   wireguard-go wireguard-tools                          # data plane (userspace) and wg(8) for checks
   iproute2 iputils-ping tcpdump util-linux procps       # namespaces, probes, fabric capture
   qemu-system-x86 busybox-static cpio kmod xz-utils     # scripts/kernel-vm.sh: a Debian kernel under QEMU
-  etcd-server etcd-client                               # the etcd datastore's tests and `demo --datastore etcd`
+  etcd-server etcd-client openssl                       # the etcd datastore's tests (openssl: their TLS certificates)
 )
 
 missing=()

@@ -10,13 +10,28 @@ public import MeshCore
 /// answers `etcdctl endpoint health`: a stale etcd from elsewhere holding the port must not be
 /// mistaken for it.
 public final class EtcdCluster: Sendable {
+    /// PEM files for TLS on the client port: etcd's server certificate and key (also
+    /// presented by etcdctl as its client certificate, so it needs both server and client
+    /// use), and the CA that signed the certificates clients must present.
+    public struct TLSFiles: Sendable, Hashable {
+        public let ca: String
+        public let certificate: String
+        public let key: String
+        public init(ca: String, certificate: String, key: String) {
+            self.ca = ca
+            self.certificate = certificate
+            self.key = key
+        }
+    }
+
     public struct Member: Sendable, CustomStringConvertible {
         public let name: String
         public let host: String
         public let clientPort: Int
         public let peerPort: Int
         public let dataDirectory: String
-        public var clientURL: String { "http://\(host):\(clientPort)" }
+        public let secure: Bool
+        public var clientURL: String { "\(secure ? "https" : "http")://\(host):\(clientPort)" }
         public var peerURL: String { "http://\(host):\(peerPort)" }
         public var endpoint: DatastoreEndpoint { DatastoreEndpoint(host: host, port: clientPort) }
         public var description: String { "\(name) (\(clientURL))" }
@@ -30,6 +45,8 @@ public final class EtcdCluster: Sendable {
 
     public let members: [Member]
     public let placement: Placement
+    /// TLS on the client port, with client certificates required (`--client-cert-auth`).
+    public let tls: TLSFiles?
     private let directory: String
     private let processes: Locked<[String: LabProcess]>
     public static let executable = "/usr/bin/etcd"
@@ -49,7 +66,7 @@ public final class EtcdCluster: Sendable {
     /// The data directories go into a new directory under `parentDirectory` (default: the
     /// system's temporary directory), removed by ``stop()``.
     public static func start(size: Int = 1, placement: Placement = .host, host: String = "127.0.0.1",
-                             parentDirectory: String = NSTemporaryDirectory(),
+                             parentDirectory: String = NSTemporaryDirectory(), tls: TLSFiles? = nil,
                              timeout: Duration = LabTime.scaled(.seconds(30))) throws(MeshError) -> EtcdCluster {
         guard isInstalled else {
             throw MeshError(.unsupported, "etcd is not installed (Debian: apt-get install etcd-server etcd-client)")
@@ -68,13 +85,13 @@ public final class EtcdCluster: Sendable {
                 case .lab: (client, peer) = (labClientPort(member: i), 2380 + 10 * i)
                 }
                 members.append(Member(name: "mg-\(tag)-\(i + 1)", host: host, clientPort: client, peerPort: peer,
-                                      dataDirectory: "\(directory)/member-\(i + 1)"))
+                                      dataDirectory: "\(directory)/member-\(i + 1)", secure: tls != nil))
             }
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
-        let cluster = EtcdCluster(members: members, placement: placement, directory: directory)
+        let cluster = EtcdCluster(members: members, placement: placement, tls: tls, directory: directory)
         do {
             for member in members { try cluster.launch(member, state: "new") }
             for member in members { try cluster.waitHealthy(member, timeout: timeout) }
@@ -85,9 +102,10 @@ public final class EtcdCluster: Sendable {
         return cluster
     }
 
-    private init(members: [Member], placement: Placement, directory: String) {
+    private init(members: [Member], placement: Placement, tls: TLSFiles?, directory: String) {
         self.members = members
         self.placement = placement
+        self.tls = tls
         self.directory = directory
         processes = Locked([:])
     }
@@ -102,6 +120,7 @@ public final class EtcdCluster: Sendable {
                 // Quick elections: the fault tests kill leaders.
                 "--heartbeat-interval", "\(Int(100 * LabTime.scale))", "--election-timeout", "\(Int(1000 * LabTime.scale))",
                 "--logger", "zap", "--log-level", "warn"]
+            + (tls.map { ["--cert-file", $0.certificate, "--key-file", $0.key, "--trusted-ca-file", $0.ca, "--client-cert-auth"] } ?? [])
     }
 
     private func launch(_ member: Member, state: String) throws(MeshError) {
@@ -164,7 +183,8 @@ public final class EtcdCluster: Sendable {
 
     /// Runs etcdctl (v3 API) where the members run; failures are results.
     public func etcdctl(_ arguments: [String], timeout: Duration = LabTime.scaled(.seconds(10))) -> CommandResult {
-        (try? run(["etcdctl"] + arguments, timeout: timeout))
+        let credentials = tls.map { ["--cacert", $0.ca, "--cert", $0.certificate, "--key", $0.key] } ?? []
+        return (try? run(["etcdctl"] + credentials + arguments, timeout: timeout))
             ?? CommandResult(arguments: arguments, status: .exited(127), stdout: "", stderr: "etcdctl could not be run")
     }
 

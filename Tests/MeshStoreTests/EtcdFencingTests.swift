@@ -19,14 +19,13 @@ struct EtcdFencingTests {
             EtcdAccessSetup.User(name: AccessPlan.nodeUser(a), password: passwords["a"]!, role: AccessPlan.node(a)),
             EtcdAccessSetup.User(name: AccessPlan.nodeUser(b), password: passwords["b"]!, role: AccessPlan.node(b)),
         ]
-        let admin = try EtcdDatastore(configuration: EtcdConfiguration(endpoints: cluster.endpoints))
+        let admin = try EtcdDatastore(configuration: testEtcdConfiguration(cluster.endpoints))
         let done = try await admin.apply(users: users, rootPassword: passwords["root"]!)
         admin.close()
         #expect(done.contains("authentication enabled"), "\(done)")
 
         func store(_ user: String, _ password: String) throws -> EtcdDatastore {
-            try EtcdDatastore(configuration: EtcdConfiguration(endpoints: cluster.endpoints,
-                                                              credentials: .init(user: user, password: password)))
+            try EtcdDatastore(configuration: testEtcdConfiguration(cluster.endpoints, credentials: .init(user: user, password: password)))
         }
         let controller = try store(AccessPlan.controllerUser, passwords["ctl"]!)
         let nodeA = try store(AccessPlan.nodeUser(a), passwords["a"]!)
@@ -59,7 +58,7 @@ struct EtcdFencingTests {
 
         // The controller writes peers; a node without credentials gets nothing.
         try await controller.put(StoreKeys.peer(b), value: Array("accepted b".utf8), lease: nil)
-        let anonymous = try EtcdDatastore(configuration: EtcdConfiguration(endpoints: cluster.endpoints))
+        let anonymous = try EtcdDatastore(configuration: testEtcdConfiguration(cluster.endpoints))
         defer { anonymous.close() }
         let unauthenticated = await meshError { _ = try await anonymous.get(StoreKeys.peer(b)) }
         #expect(unauthenticated?.code == .permissionDenied, "\(String(describing: unauthenticated))")

@@ -58,7 +58,7 @@ func withStore<T>(_ backend: Backend, _ body: (StoreUnderTest) async throws -> T
         defer { Task { await etcdSlots.release() } }
         let cluster = try EtcdCluster.start()
         defer { cluster.stop() }
-        let store = try EtcdDatastore(configuration: EtcdConfiguration(endpoints: cluster.endpoints))
+        let store = try EtcdDatastore(configuration: testEtcdConfiguration(cluster.endpoints))
         defer { store.close() }
         do {
             return try await body(StoreUnderTest(store: store,
@@ -76,6 +76,17 @@ func withStore<T>(_ backend: Backend, _ body: (StoreUnderTest) async throws -> T
 }
 
 private let etcdSlots = Slots(4)
+
+/// The client settings of the etcd tests: a generous request timeout, because the whole suite
+/// runs in this one process on a small machine, and blocking tests elsewhere in it can hold
+/// the few threads the gRPC client runs on for seconds. The checks are about behaviour, not
+/// latency (the benchmarks measure that).
+func testEtcdConfiguration(_ endpoints: [DatastoreEndpoint], tls: EtcdConfiguration.TLS? = nil,
+                           credentials: EtcdConfiguration.Credentials? = nil) -> EtcdConfiguration {
+    var configuration = EtcdConfiguration(endpoints: endpoints, tls: tls, credentials: credentials)
+    configuration.requestTimeout = .seconds(30)
+    return configuration
+}
 
 /// A counting semaphore for async code: at most `count` holders at once, the rest wait in order.
 actor Slots {
