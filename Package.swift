@@ -125,7 +125,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "meshguard-bench",
-            dependencies: ["MeshCore", "MeshUserspace", "MeshKernel", "MeshCrypto", "MeshStoreSQLite", "MeshCodec"],
+            dependencies: ["MeshCore", "MeshUserspace", "MeshKernel", "MeshCrypto", "MeshStoreSQLite", "MeshStoreEtcd", "MeshCodec",
+                           "MeshAgent", "MeshTestKit", "MeshLab", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 

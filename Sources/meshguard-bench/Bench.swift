@@ -25,13 +25,17 @@ struct Bench {
                                           intervalMilliseconds: options.intervalMilliseconds)
                 return
             }
-            guard geteuid() == 0 || options.mode == .store else {
+            guard geteuid() == 0 || options.mode == .store || options.mode == .convergence else {
                 throw BenchError("run as root: it creates network namespaces and TUN devices")
             }
             Cleanup.shared.installSignalHandlers()
             var sections: [Summary] = []
             if options.mode == .wireguard || options.mode == .all {
                 sections.append(try await WireGuardBenchmark.run(peers: options.peers, runs: options.runs, backend: .userspace))
+            }
+            if options.mode == .convergence {
+                sections.append(try await ConvergenceBenchmark.run(agents: options.agents, store: options.datastore,
+                                                                   changes: options.changes, meshguard: options.meshguard))
             }
             if options.mode == .kernel {
                 sections.append(try await WireGuardBenchmark.run(peers: options.peers, runs: options.runs, backend: .kernel))

@@ -1,6 +1,6 @@
 /// The benchmark to run, from the first argument (`all` when there is none or it is a flag).
 enum Mode: String {
-    case wireguard, kernel, agent, store, all
+    case wireguard, kernel, agent, store, convergence, all
     /// Hidden: one writer process of the `store` benchmark, started by the benchmark itself.
     case storeWriter = "store-writer"
 }
@@ -12,6 +12,9 @@ let usage = """
                                              make kernel-bench runs it in the QEMU VM)
       agent      [--peers N] [--meshguard PATH] [--changes N] [--idle-seconds S] [--agent-log-level L]
                                              the real `meshguard agent` programming N peers from the store
+      convergence [--agents N] [--datastore etcd|sqlite] [--changes N] [--meshguard PATH]
+                                             new key → applied by all N agents (agent loop in-process,
+                                             data plane left out), controller CPU, etcd request rate
       store      [--writes N] [--interval-ms M] [--writers K]
                                              cross-process watch latency of the SQLite datastore
       all        wireguard, agent and store with every option above, one summary (default)
@@ -28,8 +31,11 @@ struct Options {
     var runs = 3
     /// agent: the `meshguard` executable (default: beside this one).
     var meshguard: String?
-    /// agent: one-peer changes made through the store.
+    /// agent: one-peer changes made through the store; convergence: new keys published.
     var changes = 5
+    /// convergence: agents in the cluster, and the datastore they share.
+    var agents = 100
+    var datastore = ConvergenceBenchmark.Store.etcd
     /// agent: length of the idle window (default: one resync interval of the agent).
     var idleSeconds = 30
     /// agent: the agent's --log-level; `info` logs each reconcile pass with its duration.
@@ -47,6 +53,7 @@ struct Options {
     private static let flags: [Mode: Set<String>] = [
         .wireguard: ["--peers", "--runs"],
         .kernel: ["--peers", "--runs"],
+        .convergence: ["--agents", "--datastore", "--changes", "--meshguard"],
         .agent: ["--peers", "--meshguard", "--changes", "--idle-seconds", "--agent-log-level"],
         .store: ["--writes", "--interval-ms", "--writers"],
         .all: ["--peers", "--runs", "--meshguard", "--changes", "--idle-seconds", "--agent-log-level",
@@ -69,6 +76,9 @@ struct Options {
             guard let text = rest.popFirst() else { throw BenchError("\(flag) needs a value") }
             switch flag {
             case "--meshguard": meshguard = text
+            case "--datastore":
+                guard let store = ConvergenceBenchmark.Store(rawValue: text) else { throw BenchError("--datastore is etcd or sqlite, not '\(text)'") }
+                datastore = store
             case "--agent-log-level": agentLogLevel = text
             case "--db": database = text
             case "--prefix": prefix = text
@@ -82,6 +92,9 @@ struct Options {
                     guard value <= 65_000 else { throw BenchError("--peers is at most 65000 (one address plan per peer)") }
                     peers = value
                 case "--runs": runs = value
+                case "--agents":
+                    guard value >= 2 && value <= 5000 else { throw BenchError("--agents is 2 to 5000") }
+                    agents = value
                 case "--changes":
                     guard value <= 200 else { throw BenchError("--changes is at most 200") }
                     changes = value
