@@ -29,8 +29,7 @@ enum Adapters {
                 return try SQLiteDatastore(path: path)
             }
         case .etcd(let endpoints):
-            let configuration = EtcdConfiguration(endpoints: endpoints, tls: options.etcdTLS,
-                                                  credentials: try options.etcdCredentials())
+            let configuration = try options.etcdConfiguration(endpoints: endpoints)
             return ReopeningDatastore { try EtcdDatastore(configuration: configuration) }
         }
     }
@@ -38,8 +37,7 @@ enum Adapters {
     /// The etcd datastore itself (not reopening), for etcd-only commands; nil for SQLite.
     static func etcdStore(_ options: StoreOptions) throws -> EtcdDatastore? {
         guard case .etcd(let endpoints) = try options.location() else { return nil }
-        return try EtcdDatastore(configuration: EtcdConfiguration(endpoints: endpoints, tls: options.etcdTLS,
-                                                                  credentials: try options.etcdCredentials()))
+        return try EtcdDatastore(configuration: try options.etcdConfiguration(endpoints: endpoints))
     }
 
     static func loadOrCreateKeys(stateDirectory: String) throws -> NodeKeys {

@@ -64,6 +64,11 @@ struct StoreOptions: ParsableArguments {
         return .init(user: user, password: password)
     }
 
+    /// The etcd client settings for `endpoints` from these options.
+    func etcdConfiguration(endpoints: [DatastoreEndpoint]) throws -> EtcdConfiguration {
+        EtcdConfiguration(endpoints: endpoints, tls: etcdTLS, credentials: try etcdCredentials())
+    }
+
     func validate() throws {
         let location: DatastoreLocation
         do { location = try self.location() } catch let error as MeshError { throw ValidationError(error.message) }
