@@ -7,9 +7,6 @@
 // every other agent has applied the key to its device.
 
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Logging
 import MeshAgent
 import MeshCodec
@@ -145,12 +142,40 @@ enum ConvergenceBenchmark {
 
     /// etcd's count of gRPC requests handled so far, from its /metrics.
     static func etcdRequests(_ etcd: EtcdCluster?) async -> Double? {
-        guard let etcd, let url = URL(string: etcd.members[0].clientURL + "/metrics"),
-              let (data, _) = try? await URLSession.shared.data(from: url) else { return nil }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n")
+        guard let member = etcd?.members.first, let text = plainHTTPGet(host: member.host, port: member.clientPort, path: "/metrics") else {
+            return nil
+        }
+        return text.split(separator: "\n")
             .filter { $0.hasPrefix("grpc_server_handled_total{") }
             .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
             .reduce(0, +)
+    }
+
+    /// The body of an HTTP/1.0 GET on loopback (etcd's metrics), or nil.
+    static func plainHTTPGet(host: String, port: Int, path: String) -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return nil }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return nil }
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: \(host)\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            response += buffer[0..<n]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let body = text.range(of: "\r\n\r\n") else { return nil }
+        return String(text[body.upperBound...])
     }
 
     static func siblingExecutable(_ name: String) throws -> String {

@@ -1,4 +1,6 @@
 import Foundation
+// CoreFoundation: in a release build timespec's members resolve to its copy of the C type.
+import CoreFoundation
 
 func measure(_ body: () async throws -> Void) async rethrows -> Duration {
     let start = ContinuousClock.now
