@@ -202,16 +202,20 @@ public final class Agent: Service {
     // MARK: status
 
     /// Writes `status/<node>` under the claim's lease: after changes, and every status interval
-    /// so handshake times and byte counters stay fresh.
+    /// so handshake times and byte counters stay fresh. Writes after changes are at least
+    /// `statusMinInterval` apart: a burst of changes makes one write, not one per change (on a
+    /// large cluster each status lists every peer, and every node rewrote it for every key).
     func statusLoop() async {
         var lastWritten: [UInt8] = []
-        var sinceLast: Duration = .zero
         let step: Duration = .milliseconds(250)
+        var sinceLast: Duration = configuration.statusMinInterval
         while !Task.isCancelled {
             try? await Task.sleep(for: step)
             sinceLast += step
+            let due = sinceLast >= configuration.statusInterval
+            guard due || sinceLast >= configuration.statusMinInterval else { continue }
             let dirty = await state.takeStatusDirty()
-            guard dirty || sinceLast >= configuration.statusInterval, let lease = await state.lease else { continue }
+            guard dirty || due, let lease = await state.lease else { continue }
             sinceLast = .zero
             let record = await statusRecord()
             metrics.recordPeers(record.peers)

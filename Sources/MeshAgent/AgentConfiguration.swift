@@ -11,6 +11,9 @@ public struct AgentConfiguration: Sendable {
     public var resyncInterval: Duration
     /// How often status (handshakes, byte counters) is written to the store.
     public var statusInterval: Duration
+    /// The least time between two status writes made because something changed: a burst of
+    /// changes costs one write of a status that lists every peer, not one per change.
+    public var statusMinInterval: Duration
     /// Retry delays after a failed store or data-plane operation. Capped at 2 s so that an
     /// agent is back in sync within seconds of the datastore's return, however long it was
     /// gone; one attempt per 2 s and agent is little load for a recovering store.
@@ -19,11 +22,13 @@ public struct AgentConfiguration: Sendable {
     public var agentVersion: String
 
     public init(settings: NodeSettings, leaseTTL: Int64 = 15, resyncInterval: Duration = .seconds(10),
-                statusInterval: Duration = .seconds(10), backoff: Backoff = Backoff(maximum: .seconds(2)), agentVersion: String = "meshguard") {
+                statusInterval: Duration = .seconds(10), statusMinInterval: Duration = .seconds(1),
+                backoff: Backoff = Backoff(maximum: .seconds(2)), agentVersion: String = "meshguard") {
         self.settings = settings
         self.leaseTTL = leaseTTL
         self.resyncInterval = resyncInterval
         self.statusInterval = statusInterval
+        self.statusMinInterval = statusMinInterval
         self.backoff = backoff
         self.agentVersion = agentVersion
     }

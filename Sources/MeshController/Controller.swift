@@ -125,12 +125,12 @@ public final class Controller: Service {
             do {
                 var state = ControllerState()
                 state.reset(to: try await store.list(prefix: StoreKeys.root))
-                try await write(planControllerWrites(state, pools: configuration.pools, poolsRecord: poolsRecord), fence: fence)
+                try await write(planControllerWrites(state, pools: configuration.pools, poolsRecord: poolsRecord), fence: fence, into: &state)
                 for try await batch in store.watch(prefix: StoreKeys.root, from: state.revision + 1) {
                     var relevant = false
                     for event in batch.events { relevant = state.apply(event) || relevant }
                     guard relevant else { continue }
-                    try await write(planControllerWrites(state, pools: configuration.pools, poolsRecord: poolsRecord), fence: fence)
+                    try await write(planControllerWrites(state, pools: configuration.pools, poolsRecord: poolsRecord), fence: fence, into: &state)
                     backoff.reset()
                 }
                 if Task.isCancelled { return }
@@ -148,8 +148,9 @@ public final class Controller: Service {
         }
     }
 
-    /// Writes in fenced transactions of at most 64 operations (etcd allows 128 per txn).
-    func write(_ plan: ControllerPlan, fence: Revision) async throws {
+    /// Writes in fenced transactions of at most 64 operations (etcd allows 128 per txn), and
+    /// records each committed one in `state`.
+    func write(_ plan: ControllerPlan, fence: Revision, into state: inout ControllerState) async throws {
         for decision in plan.decisions { logger.notice("\(decision)") }
         var start = 0
         while start < plan.operations.count {
@@ -158,6 +159,7 @@ public final class Controller: Service {
             guard result.succeeded else {
                 throw MeshError(.conflict, "the leader key changed hands; not writing")
             }
+            state.applyOwnWrites(chunk, at: result.revision)
             start += 64
         }
     }

@@ -8,8 +8,9 @@ public actor FakeWireGuardDevices: WireGuardDevices {
 
     public nonisolated let kind: WireGuardBackendKind
     public private(set) var devices: [String: DeviceState] = [:]
-    /// Every non-empty patch applied, in order.
+    /// Every non-empty patch applied, in order (empty when made with `keepsHistory: false`).
     public private(set) var appliedPatches: [DevicePatch] = []
+    private let keepsHistory: Bool
     public private(set) var calls: [Operation: Int] = [:]
     private var failures: [Operation: [MeshError]] = [:]
     private var persistentFailures: [Operation: MeshError] = [:]
@@ -17,9 +18,13 @@ public actor FakeWireGuardDevices: WireGuardDevices {
     /// Where the device's network link appears and disappears, as a TUN or kernel link would.
     private let links: FakeRouting?
 
-    public init(kind: WireGuardBackendKind = .userspace, links: FakeRouting? = nil) {
+    /// - Parameter keepsHistory: whether to record every patch in ``appliedPatches``; a
+    ///   benchmark with a thousand agents of a thousand peers each turns it off to keep memory
+    ///   for the agents.
+    public init(kind: WireGuardBackendKind = .userspace, links: FakeRouting? = nil, keepsHistory: Bool = true) {
         self.kind = kind
         self.links = links
+        self.keepsHistory = keepsHistory
     }
 
     /// The next call of `operation` throws `error` (queued: several calls fail in turn).
@@ -82,7 +87,7 @@ public actor FakeWireGuardDevices: WireGuardDevices {
             throw MeshError(.notFound, "no WireGuard device named \(name)")
         }
         guard !patch.isEmpty else { return }
-        appliedPatches.append(patch)
+        if keepsHistory { appliedPatches.append(patch) }
         if let key = patch.privateKey { device.privateKey = key }
         if let port = patch.listenPort { device.listenPort = port }
         if let mark = patch.fwmark { device.fwmark = mark }

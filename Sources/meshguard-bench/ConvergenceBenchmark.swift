@@ -49,9 +49,15 @@ enum ConvergenceBenchmark {
 
         // The controller, a process of its own (its CPU is one of the figures).
         let controller = try AgentProcess(arguments: [binary, "controller", "--datastore", url, "--identity", "bench",
-                                                      "--pod-cidr-pool", "10.0.0.0/8", "--lease-ttl", "10", "--log-level", "warning"],
+                                                      "--pod-cidr-pool", "10.0.0.0/8", "--lease-ttl", "10", "--log-level", ProcessInfo.processInfo.environment["MESHGUARD_BENCH_CONTROLLER_LOG"] == nil ? "warning" : "info"],
                                           logPath: "\(scratch.path)/controller.log")
-        defer { _ = controller.stop() }
+        defer {
+            _ = controller.stop()
+            if let keep = ProcessInfo.processInfo.environment["MESHGUARD_BENCH_CONTROLLER_LOG"] {
+                try? FileManager.default.removeItem(atPath: keep)
+                try? FileManager.default.copyItem(atPath: "\(scratch.path)/controller.log", toPath: keep)
+            }
+        }
         let admin = try open()
         try await waitFor("the controller", timeout: .seconds(30)) { try await admin.get(StoreKeys.leader) != nil }
         try await admin.put(StoreKeys.config, value: RecordCodec.encode(ClusterConfig(enabled: true, strict: false)), lease: nil)
@@ -62,7 +68,9 @@ enum ConvergenceBenchmark {
         logger.logLevel = .critical
         var tasks: [Task<Void, Never>] = []
         var stores: [any Datastore] = []
-        let started = ContinuousClock.now
+        var agents: [Agent] = []
+        var healths: [AgentHealth] = []
+        var deviceIDs: [ObjectIdentifier] = []
         for i in 0..<n {
             let name = try NodeName("node-\(i)")
             let address = try IPAddress("172.16.\(i >> 8).\(i & 255)")
@@ -70,20 +78,30 @@ enum ConvergenceBenchmark {
             let settings = NodeSettings(node: name, address: address, podCIDRs: [cidr], tunnelAddress: try IPAddress("10.\(i >> 8).\(i & 255).1"))
             let routing = FakeRouting()
             await routing.addLink("eth0", addresses: [InterfaceAddress(address: address, prefixLength: 16)])
-            let devices = ObservedDevices(FakeWireGuardDevices(links: routing), tracker: tracker)
+            let devices = ObservedDevices(FakeWireGuardDevices(links: routing, keepsHistory: false), tracker: tracker)
             let privateKey = KeyGeneration.generatePrivateKey()
             let keys = NodeKeys(privateKey: privateKey, publicKey: KeyGeneration.publicKey(for: privateKey))
             let store = try open()
             stores.append(store)
-            let agent = Agent(configuration: AgentConfiguration(settings: settings, leaseTTL: 15, resyncInterval: .seconds(30),
-                                                                statusInterval: .seconds(10)),
-                              keys: keys, store: store, devices: devices, routing: routing, wallClock: SystemClock(),
-                              logger: logger, health: AgentHealth())
-            tasks.append(Task { try? await agent.run() })
+            let health = AgentHealth()
+            agents.append(Agent(configuration: AgentConfiguration(settings: settings, leaseTTL: 15, resyncInterval: .seconds(30),
+                                                                  statusInterval: .seconds(10)),
+                                keys: keys, store: store, devices: devices, routing: routing, wallClock: SystemClock(),
+                                logger: logger, health: health))
+            healths.append(health)
+            deviceIDs.append(ObjectIdentifier(devices))
         }
+        // All built first, then started together: built while the first ones ran, a thousand
+        // agents took minutes just to be created.
+        let started = ContinuousClock.now
+        for agent in agents { tasks.append(Task { try? await agent.run() }) }
         defer { tasks.forEach { $0.cancel() } }
         // Every agent programmed every other.
-        try await waitFor("\(n) agents with \(n - 1) peers each", timeout: .seconds(Double(max(60, n / 5)))) {
+        // Forming the mesh is quadratic (every agent applies every peer): a thousand agents take
+        // minutes on two cores, so the wait grows with N and says how far it got.
+        try await waitFor("\(n) agents with \(n - 1) peers each", timeout: .seconds(Double(max(60, n * n / 2000))),
+                          progress: { "  meshing: \(await tracker.agentsWith(peers: n - 1)) of \(n) agents have every peer, "
+                                      + "\(await tracker.totalPeers()) of \(n * (n - 1)) peers programmed, after \(milliseconds(ContinuousClock.now - started))" }) {
             await tracker.agentsWith(peers: n - 1) == n
         }
         let meshed = ContinuousClock.now - started
@@ -94,6 +112,25 @@ enum ConvergenceBenchmark {
         let requests0 = await etcdRequests(etcd)
         let window0 = ContinuousClock.now
         var latencies: [Duration] = []
+        var published: [Duration] = []
+        // When the controller publishes each accepted peer: splits a slow change into the
+        // controller's share and the agents'.
+        let peerSeen = PeerTimes()
+        let peerWatch = Task {
+            let from = try await admin.currentRevision() + 1
+            for try await batch in admin.watch(prefix: StoreKeys.root, from: from) {
+                let now = ContinuousClock.now
+                for event in batch.events {
+                    let kind: String
+                    switch event { case .put: kind = "put"; case .delete: kind = "delete" }
+                    let parts = event.key.dropFirst(StoreKeys.root.count).split(separator: "/")
+                    await peerSeen.count("\(kind) \(parts.first ?? "")")
+                    if case .put(let kv) = event, kv.key.hasPrefix(StoreKeys.peersPrefix) { await peerSeen.record(kv.key, at: now) }
+                }
+            }
+        }
+        defer { peerWatch.cancel() }
+        try await Task.sleep(for: .milliseconds(200))
         for c in 0..<changes {
             let privateKey = KeyGeneration.generatePrivateKey()
             let key = KeyGeneration.publicKey(for: privateKey)
@@ -103,21 +140,38 @@ enum ConvergenceBenchmark {
             await tracker.expect(key)
             let written = ContinuousClock.now
             try await admin.put(StoreKeys.claim(try NodeName("new-\(c)")), value: RecordCodec.encode(claim), lease: nil)
-            try await waitFor("key \(c) on all \(n) agents", timeout: .seconds(60), poll: .milliseconds(5)) {
-                await tracker.count(key) >= n
+            do {
+                try await waitFor("key \(c) on all \(n) agents", timeout: .seconds(60), poll: .milliseconds(5)) {
+                    await tracker.count(key) >= n
+                }
+            } catch {
+                // Say which agents lack it and what their health says, then give up.
+                let have = await tracker.devices(with: key)
+                let missing = deviceIDs.indices.filter { !have.contains(deviceIDs[$0]) }
+                print("  key \(c) reached \(n - missing.count) of \(n) agents; store revision \((try? await admin.currentRevision()) ?? -1)")
+                for i in missing.prefix(5) { print("    node-\(i): \(healths[i].snapshot)") }
+                throw error
             }
             latencies.append(await tracker.lastApplied(key)! - written)
+            if let seen = await peerSeen.time(of: StoreKeys.peer(try NodeName("new-\(c)"))) { published.append(seen - written) }
             try await Task.sleep(for: .milliseconds(300))
         }
         let window = ContinuousClock.now - window0
         let controllerCPU = cpuTime(pid: "\(controller.pid)").flatMap { now in controllerCPU0.map { now - $0 } }
         let requests = await etcdRequests(etcd).flatMap { now in requests0.map { now - $0 } }
         print("  new key → every agent: \(latencies.map(milliseconds))")
+        print("  new key → controller published the peer: \(published.map(milliseconds))")
 
         var summary = Summary("convergence: \(n) agents on \(kind.rawValue) (agent loop in-process, data plane left out)")
         summary.add("agents start → fully meshed", milliseconds(meshed))
         summary.add("new key → applied by every agent, p50", milliseconds(percentile(50, of: latencies)))
         summary.add("new key → applied by every agent, p99 (of \(changes))", milliseconds(percentile(99, of: latencies)))
+        if published.count == latencies.count {
+            summary.add("  of which claim → peer published by the controller, p50", milliseconds(percentile(50, of: published)))
+            summary.add("  of which claim → peer published by the controller, p99", milliseconds(percentile(99, of: published)))
+        }
+        let events = await peerSeen.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        summary.add("writes every agent is sent during the changes", events)
         summary.add("controller CPU during the changes", controllerCPU.map { String(format: "%.2f s of %.1f s (%.0f %% of a core)", $0.seconds, window.seconds, 100 * $0.seconds / window.seconds) } ?? "?")
         if let requests {
             summary.add("etcd gRPC requests during the changes", String(format: "%.0f (%.0f/s)", requests, requests / window.seconds))
@@ -131,11 +185,17 @@ enum ConvergenceBenchmark {
     }
 
     static func waitFor(_ what: String, timeout: Duration, poll: Duration = .milliseconds(100),
-                        _ condition: () async throws -> Bool) async throws {
+                        progress: (() async -> String)? = nil, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
+        var nextReport = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if (try? await condition()) == true { return }
             try await Task.sleep(for: poll)
+            if let progress, ContinuousClock.now >= nextReport {
+                // On standard error, unbuffered: it shows at once also when output goes to a file.
+                FileHandle.standardError.write(Data((await progress() + "\n").utf8))
+                nextReport = ContinuousClock.now + .seconds(10)
+            }
         }
         throw BenchError("timed out after \(timeout) waiting for \(what)")
     }
@@ -190,6 +250,15 @@ struct SystemClock: WallClock {
     func now() -> Timestamp { Timestamp(seconds: Date().timeIntervalSince1970) }
 }
 
+/// When each peer key was first seen put.
+actor PeerTimes {
+    private var times: [String: ContinuousClock.Instant] = [:]
+    func record(_ key: String, at instant: ContinuousClock.Instant) { if times[key] == nil { times[key] = instant } }
+    func time(of key: String) -> ContinuousClock.Instant? { times[key] }
+    private(set) var counts: [String: Int] = [:]
+    func count(_ what: String) { counts[what, default: 0] += 1 }
+}
+
 /// When each agent's device received which awaited key.
 actor KeyTracker {
     private var awaited: Set<PublicKey> = []
@@ -198,18 +267,24 @@ actor KeyTracker {
 
     func expect(_ key: PublicKey) { awaited.insert(key) }
 
-    func record(_ keys: [PublicKey], at instant: ContinuousClock.Instant) {
+    private var appliedBy: [PublicKey: Set<ObjectIdentifier>] = [:]
+
+    func record(_ keys: [PublicKey], at instant: ContinuousClock.Instant, by device: ObjectIdentifier) {
         for key in keys where awaited.contains(key) {
             let old = applied[key]
             applied[key] = ((old?.count ?? 0) + 1, instant)
+            appliedBy[key, default: []].insert(device)
         }
     }
+
+    func devices(with key: PublicKey) -> Set<ObjectIdentifier> { appliedBy[key] ?? [] }
 
     func count(_ key: PublicKey) -> Int { applied[key]?.count ?? 0 }
     func lastApplied(_ key: PublicKey) -> ContinuousClock.Instant? { applied[key]?.last }
 
     func setPeers(_ count: Int, of device: ObjectIdentifier) { peerCounts[device] = count }
     func agentsWith(peers: Int) -> Int { peerCounts.values.filter { $0 >= peers }.count }
+    func totalPeers() -> Int { peerCounts.values.reduce(0, +) }
 }
 
 /// The in-memory device of one agent, telling the tracker when a patch adds a peer.
@@ -230,7 +305,7 @@ final class ObservedDevices: WireGuardDevices {
     func apply(_ patch: DevicePatch, to name: String) async throws {
         try await inner.apply(patch, to: name)
         let now = ContinuousClock.now
-        await tracker.record(patch.peers.filter { !$0.remove }.map(\.publicKey), at: now)
+        await tracker.record(patch.peers.filter { !$0.remove }.map(\.publicKey), at: now, by: ObjectIdentifier(self))
         let peers = try await inner.device(named: name)?.peers.count ?? 0
         await tracker.setPeers(peers, of: ObjectIdentifier(self))
     }

@@ -26,7 +26,7 @@ struct DatastoreCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
-        @Argument var prefix: String = StoreKeys.root
+        @Argument var prefix: String = StoreKeys.all
         func run() async throws {
             let db = try Adapters.store(store, create: false, logger: Logger(label: "meshguard.cli"))
             let listing = try await db.list(prefix: prefix)

@@ -10,7 +10,7 @@ struct LoadedRecords {
 }
 
 func loadRecords(from store: any Datastore) async throws -> LoadedRecords {
-    let listing = try await store.list(prefix: StoreKeys.root)
+    let listing = try await store.list(prefix: StoreKeys.all)
     var problems: [String] = []
     func decode<T: Decodable>(_ type: T.Type, _ kv: KeyValue) -> T? {
         do { return try RecordCodec.decode(type, from: kv.value, key: kv.key) } catch {

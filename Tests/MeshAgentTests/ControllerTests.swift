@@ -35,6 +35,32 @@ import Testing
         }
     }
 
+    /// Under load the watch delivers the controller's own writes late, after other claims.
+    /// Judged without them, it used to write the same peer and verdict again for every claim
+    /// in between; each record is now written once (version 1).
+    @Test func eachAcceptedNodeIsWrittenOnceWhileTheWatchLags() async throws {
+        let store = InMemoryDatastore()
+        let controller = makeController(LaggingWatches(store, lag: .milliseconds(40)))
+        try await running([controller]) {
+            try await eventually("the controller leads") { try await store.get(StoreKeys.pools) != nil }
+            for n in 1...12 {
+                try await store.put(StoreKeys.claim(.must("n\(n)")), value: claim(n), lease: nil)
+            }
+            try await eventually("twelve verdicts") { try await store.list(prefix: StoreKeys.verdictsPrefix).items.count == 12 }
+            // Let the lagging echoes of every write arrive; nothing may be written again.
+            try await Task.sleep(for: .milliseconds(800))
+            let records = try await store.list(prefix: StoreKeys.peersPrefix).items + store.list(prefix: StoreKeys.verdictsPrefix).items
+            #expect(records.count == 24)
+            #expect(records.filter { $0.version != 1 }.map { "\($0.key) version \($0.version)" } == [])
+            // A claim that changes is still judged again: the new key is published.
+            try await store.put(StoreKeys.claim(.must("n3")), value: claim(3, key: PublicKey.fixture("n3-new").base64), lease: nil)
+            try await eventually("n3's new key published") {
+                try await store.get(StoreKeys.peer(.must("n3"))).map { try RecordCodec.decode(PeerRecord.self, from: $0.value, key: $0.key).publicKey }
+                    == PublicKey.fixture("n3-new").base64
+            }
+        }
+    }
+
     @Test func removalDeletesEverythingOfTheNode() async throws {
         let store = InMemoryDatastore()
         let controller = makeController(store)

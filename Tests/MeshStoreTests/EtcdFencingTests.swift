@@ -43,6 +43,7 @@ struct EtcdFencingTests {
             { try await nodeA.put(StoreKeys.claim(b), value: Array("hijacked".utf8), lease: nil) },
             { _ = try await nodeA.delete(StoreKeys.claim(b)) },
             { _ = try await nodeA.commit(Transaction(compares: [], success: [.put(key: StoreKeys.claim(b), value: [1], lease: nil)])) },
+            { try await nodeA.put(StoreKeys.status(b), value: Array("forged status".utf8), lease: nil) },
             { try await nodeA.put(StoreKeys.peer(a), value: Array("self-accepted".utf8), lease: nil) },
             { try await nodeA.put(StoreKeys.config, value: Array(#"{"enabled":false}"#.utf8), lease: nil) },
         ] as [@Sendable () async throws -> Void] {
@@ -52,9 +53,13 @@ struct EtcdFencingTests {
         }
         #expect(try await controller.get(StoreKeys.claim(b)).map { text($0.value) } == "claim of b")
 
-        // Nodes read everything under the root (they follow config and peers), and watch it.
+        // Nodes read everything under the root (they follow config and peers), and watch it;
+        // statuses live outside it, and the controller reads them all.
         let listing = try await nodeA.list(prefix: StoreKeys.root)
-        #expect(listing.items.map(\.key) == [StoreKeys.claim(a), StoreKeys.claim(b), StoreKeys.status(a)])
+        #expect(listing.items.map(\.key) == [StoreKeys.claim(a), StoreKeys.claim(b)])
+        #expect(try await nodeA.get(StoreKeys.status(a)).map { text($0.value) } == "status of a")
+        let everything = try await controller.list(prefix: StoreKeys.all)
+        #expect(everything.items.map(\.key) == [StoreKeys.status(a), StoreKeys.claim(a), StoreKeys.claim(b)])
 
         // The controller writes peers; a node without credentials gets nothing.
         try await controller.put(StoreKeys.peer(b), value: Array("accepted b".utf8), lease: nil)

@@ -1,11 +1,11 @@
 /// Who may read and write which keys, for datastores that enforce it (etcd with auth on): the
 /// one-writer-per-prefix table of ``StoreKeys`` as roles.
 ///
-/// - a node's agent reads everything under the root (it follows config, pools and peers) and
-///   writes only its own claim and status: stolen node credentials cannot overwrite another
-///   node's claim, nor publish peers;
-/// - the controller reads and writes everything under the root (it is the only writer of
-///   peers, verdicts and pools, and deletes what `node remove` names);
+/// - a node's agent reads everything under ``StoreKeys/root`` (it follows config, pools and
+///   peers) and writes only its own claim and status: stolen node credentials cannot overwrite
+///   another node's claim, nor publish peers;
+/// - the controller reads and writes every Meshguard key (``StoreKeys/all``: it is the only
+///   writer of peers, verdicts and pools, and deletes what `node remove` names, status included);
 /// - the operator (the CLI's `enable`, `disable`, `node remove`) does the same as the
 ///   controller.
 public enum AccessPlan {
@@ -39,11 +39,11 @@ public enum AccessPlan {
     public static func nodeUser(_ node: NodeName) -> String { "meshguard-node-\(node.rawValue)" }
 
     public static var controller: Role {
-        Role(name: controllerRole, permissions: [Permission(key: StoreKeys.root, isPrefix: true, access: .readWrite)])
+        Role(name: controllerRole, permissions: [Permission(key: StoreKeys.all, isPrefix: true, access: .readWrite)])
     }
 
     public static var `operator`: Role {
-        Role(name: operatorRole, permissions: [Permission(key: StoreKeys.root, isPrefix: true, access: .readWrite)])
+        Role(name: operatorRole, permissions: [Permission(key: StoreKeys.all, isPrefix: true, access: .readWrite)])
     }
 
     public static func node(_ node: NodeName) -> Role {
