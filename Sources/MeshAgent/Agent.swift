@@ -201,7 +201,7 @@ public final class Agent: Service {
 
     // MARK: status
 
-    /// Writes `status/<node>` under the claim's lease: after changes, and every status interval
+    /// Writes `/meshguard/status/v1/<node>` under the claim's lease: after changes, and every status interval
     /// so handshake times and byte counters stay fresh. Writes after changes are at least
     /// `statusMinInterval` apart: a burst of changes makes one write, not one per change (on a
     /// large cluster each status lists every peer, and every node rewrote it for every key).
