@@ -49,13 +49,16 @@ public final class Agent: Service {
             "podCIDRs": "\(settings.podCIDRs.map(\.description).joined(separator: ","))",
         ])
         let (triggers, trigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (statusWakeups, statusWakeup) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        await state.setStatusWakeup(statusWakeup)
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.claimLoop() }
                 group.addTask { await self.syncLoop(trigger: trigger) }
                 group.addTask { await self.reconcileLoop(triggers: triggers, trigger: trigger) }
                 group.addTask { await self.tick(every: self.configuration.resyncInterval, trigger: trigger) }
-                group.addTask { await self.statusLoop() }
+                group.addTask { await self.tick(every: .milliseconds(250), trigger: statusWakeup) }
+                group.addTask { await self.statusLoop(wakeups: statusWakeups) }
             }
         }
         logger.info("agent stopped; the data plane stays as it is")
@@ -156,9 +159,10 @@ public final class Agent: Service {
                 metrics.reconciles.increment()
                 // Status says which revision is applied; `enable --wait` and operators rely on
                 // it, so a newer one is written at once even when the data plane did not change.
+                var statusChanged = false
                 if revision > reportedRevision {
                     reportedRevision = revision
-                    await state.markStatusDirty()
+                    statusChanged = true
                 }
                 if report.changed {
                     metrics.applyDuration.recordNanoseconds(elapsed.nanoseconds)
@@ -166,7 +170,7 @@ public final class Agent: Service {
                         "revision": "\(revision)", "peers": "\(report.peerChanges)", "routes": "\(report.routeChanges)",
                         "rules": "\(report.ruleChanges)", "duration": "\(elapsed)",
                     ])
-                    await state.markStatusDirty()
+                    statusChanged = true
                 }
                 let problems = report.problems + corrupt.map { "\($0.key): \($0.value)" }.sorted()
                 for problem in problems where await state.firstTime(problem) {
@@ -177,6 +181,8 @@ public final class Agent: Service {
                     $0.appliedRevision = max($0.appliedRevision, revision)
                     $0.lastError = problems.first
                 }
+                // Only now: the status written on this wake-up reads the health just updated.
+                if statusChanged { await state.markStatusDirty() }
                 metrics.inSync.record(health.snapshot.ready ? 1 : 0)
                 metrics.storeRevision.record(revision)
                 backoff.reset()
@@ -205,18 +211,18 @@ public final class Agent: Service {
     /// so handshake times and byte counters stay fresh. Writes after changes are at least
     /// `statusMinInterval` apart: a burst of changes makes one write, not one per change (on a
     /// large cluster each status lists every peer, and every node rewrote it for every key).
-    func statusLoop() async {
+    func statusLoop(wakeups: AsyncStream<Void>) async {
         var lastWritten: [UInt8] = []
-        let step: Duration = .milliseconds(250)
-        var sinceLast: Duration = configuration.statusMinInterval
-        while !Task.isCancelled {
-            try? await Task.sleep(for: step)
-            sinceLast += step
-            let due = sinceLast >= configuration.statusInterval
-            guard due || sinceLast >= configuration.statusMinInterval else { continue }
+        var lastWrite: ContinuousClock.Instant?
+        // Woken when something changed, and every 250 ms: a change that came too soon after
+        // the last write is written by a later wake-up.
+        for await _ in wakeups {
+            let since = lastWrite.map { ContinuousClock.now - $0 }
+            let due = since.map { $0 >= configuration.statusInterval } ?? true
+            guard due || since.map({ $0 >= configuration.statusMinInterval }) ?? true else { continue }
             let dirty = await state.takeStatusDirty()
             guard dirty || due, let lease = await state.lease else { continue }
-            sinceLast = .zero
+            lastWrite = ContinuousClock.now
             let record = await statusRecord()
             metrics.recordPeers(record.peers)
             let value = RecordCodec.encode(record)
@@ -280,8 +286,13 @@ actor AgentState {
 
     func currentView() -> MeshView { mesh.view }
     func claimMissing() -> Bool { fullSyncDone && !mesh.ownClaimPresent }
-    func setLease(_ lease: Lease?) { self.lease = lease; statusDirty = true }
-    func markStatusDirty() { statusDirty = true }
+    private var statusWakeup: AsyncStream<Void>.Continuation?
+    func setStatusWakeup(_ wakeup: AsyncStream<Void>.Continuation) { statusWakeup = wakeup }
+    func setLease(_ lease: Lease?) { self.lease = lease; markStatusDirty() }
+    func markStatusDirty() {
+        statusDirty = true
+        statusWakeup?.yield()
+    }
     func takeStatusDirty() -> Bool {
         defer { statusDirty = false }
         return statusDirty

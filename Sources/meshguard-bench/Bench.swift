@@ -25,6 +25,11 @@ struct Bench {
                                           intervalMilliseconds: options.intervalMilliseconds)
                 return
             }
+            if options.mode == .clusterProbe {
+                try await ClusterProbe.run(url: options.url, agents: options.agents, changes: options.changes,
+                                           controllerPID: options.controllerPID, startedAt: options.startedAt)
+                return
+            }
             guard geteuid() == 0 || options.mode == .store || options.mode == .convergence else {
                 throw BenchError("run as root: it creates network namespaces and TUN devices")
             }
@@ -36,6 +41,10 @@ struct Bench {
             if options.mode == .convergence {
                 sections.append(try await ConvergenceBenchmark.run(agents: options.agents, store: options.datastore,
                                                                    changes: options.changes, meshguard: options.meshguard))
+            }
+            if options.mode == .cluster {
+                sections.append(try await ClusterBenchmark.run(agents: options.agents, store: options.datastore,
+                                                               changes: options.changes, meshguard: options.meshguard))
             }
             if options.mode == .kernel {
                 sections.append(try await WireGuardBenchmark.run(peers: options.peers, runs: options.runs, backend: .kernel))

@@ -1,8 +1,10 @@
 /// The benchmark to run, from the first argument (`all` when there is none or it is a flag).
 enum Mode: String {
-    case wireguard, kernel, agent, store, convergence, all
+    case wireguard, kernel, agent, store, convergence, cluster, all
     /// Hidden: one writer process of the `store` benchmark, started by the benchmark itself.
     case storeWriter = "store-writer"
+    /// Hidden: the measuring side of `cluster`, started by it in the lab's fabric namespace.
+    case clusterProbe = "cluster-probe"
 }
 
 let usage = """
@@ -15,6 +17,9 @@ let usage = """
       convergence [--agents N] [--datastore etcd|sqlite] [--changes N] [--meshguard PATH]
                                              new key → applied by all N agents (agent loop in-process,
                                              data plane left out), controller CPU, etcd request rate
+      cluster    [--agents N] [--datastore etcd|sqlite] [--changes N] [--meshguard PATH]
+                                             the same with N real `meshguard agent` processes, each in
+                                             a lab namespace with wireguard-go (N + changes ≤ 240)
       store      [--writes N] [--interval-ms M] [--writers K]
                                              cross-process watch latency of the SQLite datastore
       all        wireguard, agent and store with every option above, one summary (default)
@@ -49,11 +54,17 @@ struct Options {
     /// store-writer: the datastore file and the key prefix to write under.
     var database = ""
     var prefix = ""
+    /// cluster-probe: the datastore URL and the controller's pid.
+    var url = ""
+    var controllerPID = ""
+    var startedAt = 0.0
 
     private static let flags: [Mode: Set<String>] = [
         .wireguard: ["--peers", "--runs"],
         .kernel: ["--peers", "--runs"],
         .convergence: ["--agents", "--datastore", "--changes", "--meshguard"],
+        .cluster: ["--agents", "--datastore", "--changes", "--meshguard"],
+        .clusterProbe: ["--url", "--agents", "--changes", "--controller-pid", "--started-at"],
         .agent: ["--peers", "--meshguard", "--changes", "--idle-seconds", "--agent-log-level"],
         .store: ["--writes", "--interval-ms", "--writers"],
         .all: ["--peers", "--runs", "--meshguard", "--changes", "--idle-seconds", "--agent-log-level",
@@ -82,6 +93,11 @@ struct Options {
             case "--agent-log-level": agentLogLevel = text
             case "--db": database = text
             case "--prefix": prefix = text
+            case "--url": url = text
+            case "--controller-pid": controllerPID = text
+            case "--started-at":
+                guard let value = Double(text) else { throw BenchError("--started-at needs seconds since 1970, not '\(text)'") }
+                startedAt = value
             default:
                 let minimum = flag == "--interval-ms" ? 0 : 1
                 guard let value = Int(text), value >= minimum else {

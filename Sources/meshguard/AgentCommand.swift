@@ -36,6 +36,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "TTL in seconds of the lease holding this node's claim and status.") var leaseTTL = 15
     @Option(help: "How often the data plane is read back and corrected.") var resyncInterval = "10s"
     @Option(help: "How often status is written to the store.") var statusInterval = "10s"
+    @Option(help: "The least time between two status writes made because something changed.") var statusMinInterval = "1s"
     @Option(help: "Address for /healthz, /readyz and /metrics.") var httpHost = "0.0.0.0"
     @Option(help: "Port for /healthz, /readyz and /metrics (0: no HTTP server).") var httpPort = 9473
 
@@ -67,6 +68,7 @@ struct AgentCommand: AsyncParsableCommand {
         guard (2...3600).contains(leaseTTL) else { throw ValidationError("--lease-ttl \(leaseTTL) must be 2-3600 seconds") }
         _ = try parseDuration(resyncInterval, option: "--resync-interval")
         _ = try parseDuration(statusInterval, option: "--status-interval")
+        _ = try parseDuration(statusMinInterval, option: "--status-min-interval")
         guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port \(httpPort) is not 0-65535") }
     }
 
@@ -81,6 +83,7 @@ struct AgentCommand: AsyncParsableCommand {
             configuration: AgentConfiguration(settings: settings, leaseTTL: Int64(leaseTTL),
                                               resyncInterval: try parseDuration(resyncInterval, option: "--resync-interval"),
                                               statusInterval: try parseDuration(statusInterval, option: "--status-interval"),
+                                              statusMinInterval: try parseDuration(statusMinInterval, option: "--status-min-interval"),
                                               agentVersion: "meshguard \(Meshguard.version)"),
             keys: keys, store: try Adapters.store(store, create: false, logger: logger),
             devices: try Adapters.devices(backend: WireGuardBackendChoice(rawValue: wireguardBackend) ?? .auto,
