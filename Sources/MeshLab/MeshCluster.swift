@@ -128,6 +128,20 @@ public final class MeshCluster: Sendable {
     /// `--wait --timeout N` for `enable`/`disable`, stretched under emulation (``LabTime``).
     public var waitFlags: [String] { ["--wait", "--timeout", "\(LabTime.scaled(seconds: 60))"] }
 
+    /// The newest modification revision among the keys under `prefix` (0 when there are none),
+    /// from `meshguard datastore list`.
+    public func latestRevision(under prefix: String) throws(MeshError) -> Revision {
+        let listing = try cli(["datastore", "list", prefix]).checked().stdout
+        var latest: Revision = 0
+        for line in listing.split(separator: "\n") {
+            // "<key> (rev N)" or "<key> (rev N, lease L)"
+            guard let range = line.range(of: " (rev ") else { continue }
+            let digits = line[range.upperBound...].prefix { $0.isNumber }
+            latest = max(latest, Revision(digits) ?? 0)
+        }
+        return latest
+    }
+
     /// `meshguard status -o json`, decoded.
     public func status() throws(MeshError) -> ClusterReport {
         let result = try cli(["status", "-o", "json"]).checked()

@@ -105,7 +105,8 @@ struct EndToEnd {
             try cluster.startController()
             try await offload { try cluster.waitForAcceptance() }
             #expect(try await offload { try cluster.cli(["enable"] + cluster.waitFlags) }.succeeded)
-            #expect(try await offload { try lab.pingAll(count: 2) }.isEmpty)
+            let failures = try await offload { try lab.pingAll(count: 2) }
+            #expect(failures.isEmpty, "\(describe(failures))")
         }
     }
 

@@ -153,7 +153,8 @@ struct EtcdFaultTests {
                 }
             }
             #expect(agent.log().contains("watch history compacted; re-listing"), "\(agent.log().suffix(3000))")
-            #expect(try await offload { try lab.pingAll(count: 2) }.isEmpty)
+            let failures = try await offload { try lab.pingAll(count: 2) }
+            #expect(failures.isEmpty, "\(describe(failures))")
         }
     }
 }

@@ -27,7 +27,7 @@ enum Scenario {
         let enable = try await offload { try cluster.cli(["enable"] + cluster.waitFlags) }
         #expect(enable.succeeded, "\(enable)")
         let failures = try await offload { try lab.pingAll(count: 3) }
-        #expect(failures.isEmpty, "\(failures.map { "\($0.0.name)→\($0.1.name): \($0.2)" })")
+        #expect(failures.isEmpty, "\(describe(failures))")
         let evidence = try await offload { try cluster.captureTransfer(from: a, to: b, marker: "SECRET-MARKER-2") }
         #expect(evidence.encrypted, "\(evidence)")
         #expect(!evidence.markerSeen)
@@ -135,13 +135,18 @@ enum Scenario {
         }
         let good = Set(lab.nodes.map(\.name))
         #expect(status.nodes.filter { good.contains($0.name) }.allSatisfy { $0.standing == .accepted })
-        // Agents settle after the new throw routes.
+        // Agents settle after the new throw routes: each good node's status must report a
+        // pass that saw the verdicts (an older status may still say "in sync").
+        let verdictsRevision = try await offload { try cluster.latestRevision(under: "/meshguard/v1/verdicts/") }
         try await offload {
-            try cluster.wait("the good nodes in sync") {
-                try cluster.status().nodes.filter { good.contains($0.name) }.allSatisfy { $0.inSync == true }
+            try cluster.wait("the good nodes to apply the verdicts of revision \(verdictsRevision)") {
+                try cluster.status().nodes.filter { good.contains($0.name) }.allSatisfy {
+                    $0.inSync == true && ($0.appliedRevision ?? 0) >= verdictsRevision
+                }
             }
         }
-        #expect(try await offload { try lab.pingAll(count: 2) }.isEmpty)
+        let failures = try await offload { try lab.pingAll(count: 2) }
+        #expect(failures.isEmpty, "\(describe(failures))")
         let evidence = try await offload {
             try cluster.captureTransfer(from: lab.nodes[1].pods[0], to: lab.nodes[0].pods[0], marker: "AFTER-BAD-CLAIMS")
         }
@@ -189,7 +194,8 @@ enum Scenario {
             #expect(!routes.contains("\(gone.podCIDR) dev"), "\(node.name): \(routes)")
         }
         let failures = try await offload { try lab.pingAll(count: 2) }
-        #expect(failures.filter { $0.0.nodeName != gone.name && $0.1.nodeName != gone.name }.isEmpty)
+        let unexpected = failures.filter { $0.0.nodeName != gone.name && $0.1.nodeName != gone.name }
+        #expect(unexpected.isEmpty, "\(describe(unexpected))")
     }
 
     /// `disable`: every running agent removes rule, routes and device; pods of those nodes
@@ -206,7 +212,8 @@ enum Scenario {
         }
         let names = Set(nodes.map(\.name))
         let failures = try await offload { try lab.pingAll(count: 2) }
-        #expect(failures.filter { names.contains($0.0.nodeName) && names.contains($0.1.nodeName) }.isEmpty)
+        let unexpected = failures.filter { names.contains($0.0.nodeName) && names.contains($0.1.nodeName) }
+        #expect(unexpected.isEmpty, "\(describe(unexpected))")
         let plain = try await offload {
             try cluster.captureTransfer(from: nodes[0].pods[0], to: nodes[1].pods[0], marker: "PLAIN-AGAIN")
         }

@@ -116,3 +116,8 @@ extension MeshCluster {
         }
     }
 }
+
+/// Failed pairs of ``Lab/pingAll(count:interval:)`` as `n1-p1→n2-p2: <ping result>`, for messages.
+func describe(_ failures: [(LabPod, LabPod, PingResult)]) -> String {
+    failures.map { "\($0.0.name)→\($0.1.name): \($0.2)" }.joined(separator: "; ")
+}

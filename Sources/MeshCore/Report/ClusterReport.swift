@@ -21,6 +21,8 @@ public struct ClusterReport: Codable, Hashable, Sendable {
         public var agentRunning: Bool
         public var backend: WireGuardBackendKind?
         public var inSync: Bool?
+        /// The store revision whose mesh the agent last applied without error (from its status).
+        public var appliedRevision: Revision?
         public var peersProgrammed: Int?
         /// Other accepted nodes this node should have as peers.
         public var peersExpected: Int
@@ -102,7 +104,7 @@ public func buildClusterReport(_ r: ClusterRecords) -> ClusterReport {
             name: name, standing: standing, reasons: standing == .rejected ? verdict?.reasons ?? [] : [],
             address: claim?.address ?? peer.map { $0.endpoint }, podCIDRs: peer?.allowedIPs ?? claim?.podCIDRs ?? [],
             publicKeyFingerprint: (claim?.publicKey ?? peer?.publicKey).map { String($0.prefix(8)) },
-            agentRunning: claimed, backend: status?.backend, inSync: status?.inSync,
+            agentRunning: claimed, backend: status?.backend, inSync: status?.inSync, appliedRevision: status?.appliedRevision,
             peersProgrammed: status.map { $0.peers.count }, peersExpected: expected,
             latestHandshake: handshakes.max(), rxBytes: status?.peers.reduce(0) { $0 + $1.rxBytes } ?? 0,
             txBytes: status?.peers.reduce(0) { $0 + $1.txBytes } ?? 0, lastError: status?.lastError))
