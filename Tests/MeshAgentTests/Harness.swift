@@ -8,7 +8,12 @@ import ServiceLifecycle
 import Testing
 
 /// Waits until `condition` holds, checking every 20 ms, for at most `timeout`.
-func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+///
+/// The default is generous on purpose: these steps take milliseconds alone, but `.ci/run`
+/// starts every suite at once on two cores (etcd members, labs, wireguard-go), and a CI run
+/// saw four agent tests starved past 10 s together while other suites started. A deadline
+/// only costs time when a test fails.
+func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return }
