@@ -112,11 +112,7 @@ enum ClusterProbe {
     }
 
     static func etcdRequests(_ endpoint: DatastoreEndpoint) -> Double? {
-        guard let text = ConvergenceBenchmark.plainHTTPGet(host: endpoint.host, port: endpoint.port, path: "/metrics") else { return nil }
-        return text.split(separator: "\n")
-            .filter { $0.hasPrefix("grpc_server_handled_total{") }
-            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
-            .reduce(0, +)
+        ConvergenceBenchmark.etcdRequestCount(host: endpoint.host, port: endpoint.port)
     }
 }
 

@@ -202,9 +202,13 @@ enum ConvergenceBenchmark {
 
     /// etcd's count of gRPC requests handled so far, from its /metrics.
     static func etcdRequests(_ etcd: EtcdCluster?) async -> Double? {
-        guard let member = etcd?.members.first, let text = plainHTTPGet(host: member.host, port: member.clientPort, path: "/metrics") else {
-            return nil
-        }
+        guard let member = etcd?.members.first else { return nil }
+        return etcdRequestCount(host: member.host, port: member.clientPort)
+    }
+
+    /// The sum of etcd's `grpc_server_handled_total` at `host:port`, or nil.
+    static func etcdRequestCount(host: String, port: Int) -> Double? {
+        guard let text = plainHTTPGet(host: host, port: port, path: "/metrics") else { return nil }
         return text.split(separator: "\n")
             .filter { $0.hasPrefix("grpc_server_handled_total{") }
             .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
