@@ -47,9 +47,16 @@ struct EtcdFaultTests {
             // A CLI request may land in the new leader's first seconds on a busy machine and time
             // out with a clear error, as an operator would see; like an operator, retry.
             try await offload {
-                try cluster.wait("n4's claim deleted", timeout: .seconds(30)) {
-                    let deleted = try cluster.cli(["datastore", "delete", "/meshguard/v1/claims/n4"])
-                    return deleted.succeeded && (deleted.stdout.contains("deleted") || deleted.stdout.contains("not found"))
+                var last: CommandResult?
+                do {
+                    try cluster.wait("n4's claim deleted", timeout: .seconds(30)) {
+                        let deleted = try cluster.cli(["datastore", "delete", "/meshguard/v1/claims/n4"])
+                        last = deleted
+                        return deleted.succeeded && (deleted.stdout.contains("deleted") || deleted.stdout.contains("not found"))
+                    }
+                } catch {
+                    Issue.record("\(error); the last attempt: \(last.map { "\($0)" } ?? "none")\n\(cluster.logs())")
+                    throw error
                 }
                 try cluster.wait("n4 removed", timeout: .seconds(60)) {
                     try cluster.cli(["node", "remove", "n4", "--timeout", "\(LabTime.scaled(seconds: 30))"]).succeeded
