@@ -56,7 +56,7 @@ public final class Agent: Service {
                 group.addTask { await self.claimLoop() }
                 group.addTask { await self.syncLoop(trigger: trigger) }
                 group.addTask { await self.reconcileLoop(triggers: triggers, trigger: trigger) }
-                group.addTask { await self.tick(every: self.configuration.resyncInterval, trigger: trigger) }
+                group.addTask { await self.resyncTick(trigger: trigger) }
                 group.addTask { await self.tick(every: .milliseconds(250), trigger: statusWakeup) }
                 group.addTask { await self.statusLoop(wakeups: statusWakeups) }
             }
@@ -148,13 +148,19 @@ public final class Agent: Service {
         var backoff = configuration.backoff
         var reportedRevision: Revision = 0
         let reconciler = Reconciler(settings: settings, keys: keys, devices: devices, routing: routing, logger: logger)
+        // The device as the last pass left it. Passes between resyncs plan against it instead
+        // of reading the device back; a resync or a failure forgets it.
+        var device: DeviceState?
         for await _ in triggers {
             // Until the store has been read once, the view is empty and would mean "disabled":
             // acting on it would tear down a working data plane after an agent restart.
             guard let (view, revision, corrupt) = await state.snapshotAfterFullSync() else { continue }
+            if await state.takeResyncDue() { device = nil }
             let started = ContinuousClock.now
             do {
-                let report = try await reconciler.reconcile(view, removeUnknownPeers: true)
+                let report = try await reconciler.reconcile(view, removeUnknownPeers: true, known: device)
+                device = report.device
+                await state.setDevice(report.device)
                 let elapsed = ContinuousClock.now - started
                 metrics.reconciles.increment()
                 // Status says which revision is applied; `enable --wait` and operators rely on
@@ -187,6 +193,8 @@ public final class Agent: Service {
                 metrics.storeRevision.record(revision)
                 backoff.reset()
             } catch {
+                device = nil
+                await state.setDevice(nil)
                 metrics.syncErrors.increment()
                 metrics.inSync.record(0)
                 health.update { $0.lastApplyOK = false; $0.lastError = "\(error)" }
@@ -195,6 +203,16 @@ public final class Agent: Service {
                 try? await Task.sleep(for: backoff.next())
                 trigger.yield()
             }
+        }
+    }
+
+    /// Every resync interval, a pass that reads everything back and repairs what was changed
+    /// behind the agent's back.
+    func resyncTick(trigger: AsyncStream<Void>.Continuation) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.resyncInterval)
+            await state.requestResync()
+            trigger.yield()
         }
     }
 
@@ -223,7 +241,9 @@ public final class Agent: Service {
             let dirty = await state.takeStatusDirty()
             guard dirty || due, let lease = await state.lease else { continue }
             lastWrite = ContinuousClock.now
-            let record = await statusRecord()
+            // A write for a change shows the device as the pass left it; the periodic one
+            // reads it for fresh handshake times and counters.
+            let record = await statusRecord(readDevice: due)
             metrics.recordPeers(record.peers)
             let value = RecordCodec.encode(record)
             guard value != lastWritten || dirty else { continue }
@@ -237,14 +257,17 @@ public final class Agent: Service {
         }
     }
 
-    func statusRecord() async -> NodeStatusRecord {
+    func statusRecord(readDevice: Bool = true) async -> NodeStatusRecord {
         let snapshot = health.snapshot
         let view = await state.currentView()
+        let known = readDevice ? nil : await state.device
         let byKey = Dictionary(view.peers.compactMap { node, record in
             (try? PublicKey(base64: record.publicKey)).map { ($0, node.rawValue) }
         }, uniquingKeysWith: { a, _ in a })
         var peers: [NodeStatusRecord.Peer] = []
-        if view.config?.enabled == true, let device = try? await devices.device(named: settings.interface) {
+        var device = known
+        if device == nil, view.config?.enabled == true { device = try? await devices.device(named: settings.interface) }
+        if view.config?.enabled == true, let device {
             peers = device.peers.filter { $0.publicKey != placeholderPeerKey }.map { peer in
                 NodeStatusRecord.Peer(node: byKey[peer.publicKey] ?? "unknown", publicKeyFingerprint: peer.publicKey.fingerprint,
                                       endpoint: peer.endpoint?.description, allowedIPs: peer.allowedIPs.map(\.description),
@@ -265,7 +288,10 @@ actor AgentState {
     private var fullSyncDone = false
     private(set) var lease: Lease?
     private var statusDirty = true
+    private var resyncDue = false
     private var reported: Set<String> = []
+    /// The device as the last pass left it; nil before the first pass and after a failure.
+    private(set) var device: DeviceState?
 
     init(node: NodeName) { mesh = MeshState(node: node) }
 
@@ -285,6 +311,12 @@ actor AgentState {
     }
 
     func currentView() -> MeshView { mesh.view }
+    func setDevice(_ device: DeviceState?) { self.device = device }
+    func requestResync() { resyncDue = true }
+    func takeResyncDue() -> Bool {
+        defer { resyncDue = false }
+        return resyncDue
+    }
     func claimMissing() -> Bool { fullSyncDone && !mesh.ownClaimPresent }
     private var statusWakeup: AsyncStream<Void>.Continuation?
     func setStatusWakeup(_ wakeup: AsyncStream<Void>.Continuation) { statusWakeup = wakeup }

@@ -11,6 +11,11 @@ struct ReconcileReport: Sendable {
     var deviceCreated = false
     var tornDown = false
     var problems: [String] = []
+    /// The device as the pass left it: read back, or known from the last state and the patch
+    /// applied since. nil after a tear-down.
+    var device: DeviceState?
+    /// Whether the pass read the device back rather than trusting the state it was given.
+    var readBack = false
     var changed: Bool { peerChanges > 0 || routeChanges > 0 || ruleChanges > 0 || linkChanged || deviceCreated || tornDown }
 }
 
@@ -25,7 +30,13 @@ struct Reconciler: Sendable {
 
     /// Brings the data plane to what `view` asks for. `removeUnknownPeers` is false until the
     /// agent has read the whole store once.
-    func reconcile(_ view: MeshView, removeUnknownPeers: Bool) async throws -> ReconcileReport {
+    ///
+    /// `known` is the device as the previous pass left it (its ``ReconcileReport/device``);
+    /// with it, the pass plans against that state instead of reading the device back. The
+    /// caller passes nil on resync and after any failure, so that a change made behind the
+    /// agent's back is found within one resync interval. A device that had to be created is
+    /// always read.
+    func reconcile(_ view: MeshView, removeUnknownPeers: Bool, known: DeviceState? = nil) async throws -> ReconcileReport {
         var phases = PhaseClock()
         defer { logger.debug("reconcile phases", metadata: ["ms": "\(phases.summary)"]) }
         let underlayMTU = try await self.underlayMTU()
@@ -41,12 +52,22 @@ struct Reconciler: Sendable {
         // policy rule last, so traffic is steered into the tunnel only once it can carry it.
         report.deviceCreated = try await devices.ensureDevice(named: name)
         phases.mark("ensure")
-        guard let observed = try await devices.device(named: name) else {
-            throw MeshError(.unavailable, "WireGuard device \(name) vanished right after it was created")
+        let observed: DeviceState
+        if let known, known.name == name, !report.deviceCreated {
+            // Reading back costs every node O(peers) per change (the largest item in a
+            // 100-node profile); the state after the last successful apply is the same.
+            observed = known
+        } else {
+            guard let read = try await devices.device(named: name) else {
+                throw MeshError(.unavailable, "WireGuard device \(name) vanished right after it was created")
+            }
+            observed = read
+            report.readBack = true
         }
         phases.mark("read")
         let patch = plan(desired: desired.device, observed: observed, options: PlanOptions(removeUnknownPeers: removeUnknownPeers))
         phases.mark("plan")
+        report.device = observed.applying(patch)
         if !patch.isEmpty {
             try await devices.apply(patch, to: name)
             report.peerChanges = patch.peers.count

@@ -88,31 +88,9 @@ public actor FakeWireGuardDevices: WireGuardDevices {
         }
         guard !patch.isEmpty else { return }
         if keepsHistory { appliedPatches.append(patch) }
-        if let key = patch.privateKey { device.privateKey = key }
-        if let port = patch.listenPort { device.listenPort = port }
-        if let mark = patch.fwmark { device.fwmark = mark }
-        if patch.replacePeers { device.peers = [] }
-        for change in patch.peers {
-            let index = device.peers.firstIndex { $0.publicKey == change.publicKey }
-            if change.remove {
-                if let index { device.peers.remove(at: index) }
-                continue
-            }
-            if index == nil && change.updateOnly { continue }
-            var peer = index.map { device.peers[$0] } ?? PeerState(publicKey: change.publicKey, endpoint: nil, allowedIPs: [])
-            if let endpoint = change.endpoint { peer.endpoint = endpoint }
-            if let keepalive = change.persistentKeepalive { peer.persistentKeepalive = keepalive }
-            if change.replaceAllowedIPs { peer.allowedIPs = [] }
-            // A prefix belongs to one peer: adding it here takes it away from any other.
-            for prefix in change.allowedIPs {
-                for j in device.peers.indices where device.peers[j].publicKey != change.publicKey {
-                    device.peers[j].allowedIPs.removeAll { $0 == prefix }
-                }
-                if !peer.allowedIPs.contains(prefix) { peer.allowedIPs.append(prefix) }
-            }
-            peer.allowedIPs.sort()
-            if let index { device.peers[index] = peer } else { device.peers.append(peer) }
-        }
+        // The core's model of what a device does with a patch: the agent relies on the same
+        // function to know its device between read-backs.
+        device = device.applying(patch)
         devices[name] = device
     }
 

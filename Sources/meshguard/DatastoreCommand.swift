@@ -87,7 +87,7 @@ struct DatastoreCommand: AsyncParsableCommand {
         func validate() throws {
             guard case .etcd = try store.location() else { throw ValidationError("setup-auth is for an etcd datastore (--datastore etcd://…)") }
             for node in nodes {
-                do { _ = try NodeName(node) } catch let error as MeshError { throw ValidationError("--node: \(error.message)") }
+                do { _ = try NodeName(node) } catch { throw ValidationError("--node: \(error.message)") }
             }
             guard Set(nodes).count == nodes.count else { throw ValidationError("--node: a node is named twice") }
         }

@@ -103,6 +103,45 @@ import Testing
         }
     }
 
+    @Test func passesBetweenResyncsPlanAgainstTheLastAppliedStateWithoutReadingTheDevice() async throws {
+        let store = InMemoryDatastore()
+        let nodes = [await SimNode(index: 1, store: store), await SimNode(index: 2, store: store), await SimNode(index: 3, store: store)]
+        let controller = makeController(store)
+        try await enable(store)
+        let n1 = nodes[0]
+        // No resync and no periodic status within the test: every read would be a change's.
+        let quiet = n1.makeAgent(resyncInterval: .seconds(3600), statusInterval: .seconds(3600))
+        try await running([controller, quiet, nodes[1].makeAgent()]) {
+            try await eventually("n1 has n2") { await n1.peerKeys() == [nodes[1].keys.publicKey] }
+            let reads = await n1.devices.calls[.read] ?? 0
+            try await running([nodes[2].makeAgent()]) {
+                try await eventually("n1 has n2 and n3") { await n1.peerKeys().count == 2 }
+                // The status written for the change lists n3 from the state the pass left.
+                try await eventually("status of n1 lists n2 and n3") {
+                    guard let kv = try await store.get(StoreKeys.status(.must("n1"))),
+                          let status = try? RecordCodec.decode(NodeStatusRecord.self, from: kv.value, key: kv.key) else { return false }
+                    return status.peers.map(\.node) == ["n2", "n3"]
+                }
+            }
+            #expect(await n1.devices.calls[.read] ?? 0 == reads, "a change read the device back")
+        }
+    }
+
+    @Test func aPeerRemovedBehindTheAgentsBackIsBackAfterAResync() async throws {
+        let store = InMemoryDatastore()
+        let nodes = [await SimNode(index: 1, store: store), await SimNode(index: 2, store: store)]
+        let controller = makeController(store)
+        try await enable(store)
+        let n1 = nodes[0]
+        try await running([controller, n1.makeAgent(), nodes[1].makeAgent()]) {
+            try await eventually("n1 has n2") { await n1.peerKeys() == [nodes[1].keys.publicKey] }
+            try await n1.devices.apply(DevicePatch(peers: [.removal(of: nodes[1].keys.publicKey)]), to: "meshguard0")
+            #expect(await n1.peerKeys().isEmpty)
+            // Nothing changed in the store: only the resync (every 200 ms here) can see it.
+            try await eventually("n2 back on n1's device") { await n1.peerKeys() == [nodes[1].keys.publicKey] }
+        }
+    }
+
     @Test func storeDownAtStartLeavesTheDataPlaneAlone() async throws {
         let store = InMemoryDatastore()
         let n1 = await SimNode(index: 1, store: store)

@@ -51,9 +51,10 @@ final class SimNode: Sendable {
         await routing.addLink("eth0", addresses: [InterfaceAddress(address: address, prefixLength: 24)])
     }
 
-    func makeAgent(health: AgentHealth = AgentHealth()) -> Agent {
-        Agent(configuration: AgentConfiguration(settings: settings, leaseTTL: 3, resyncInterval: .milliseconds(200),
-                                                statusInterval: .milliseconds(200), backoff: testBackoff),
+    func makeAgent(health: AgentHealth = AgentHealth(), resyncInterval: Duration = .milliseconds(200),
+                   statusInterval: Duration = .milliseconds(200)) -> Agent {
+        Agent(configuration: AgentConfiguration(settings: settings, leaseTTL: 3, resyncInterval: resyncInterval,
+                                                statusInterval: statusInterval, backoff: testBackoff),
               keys: keys, store: store, devices: devices, routing: routing, wallClock: FixedWallClock(), logger: logger,
               health: health)
     }

@@ -102,6 +102,38 @@ struct UserspaceDevicesTests {
         }
     }
 
+    /// The agent trusts `DeviceState.applying(_:)` between read-backs; wireguard-go must agree
+    /// with it after every kind of patch the planner makes, and some it does not.
+    @Test func theCoreModelOfEachPatchIsWhatWireGuardGoReports() async throws {
+        try await withLab("mdl") { lab in
+            let name = lab.newDeviceName()
+            try await lab.devices.ensureDevice(named: name)
+            var expected = try await read(lab, name)
+            let config = sampleConfig(peers: 3)
+            let (a, b, c) = (config.peers[0], config.peers[1], config.peers[2])
+            let newcomer = KeyGeneration.publicKey(for: KeyGeneration.generatePrivateKey())
+            let patches: [(String, DevicePatch)] = [
+                ("initial load", plan(desired: config, observed: expected, options: removeUnknown)),
+                ("a prefix added", DevicePatch(peers: [PeerPatch(publicKey: a.publicKey, updateOnly: true, allowedIPs: [try IPPrefix("10.200.0.0/16")])])),
+                ("update-only for a stranger", DevicePatch(peers: [PeerPatch(publicKey: newcomer, updateOnly: true, allowedIPs: [try IPPrefix("10.201.0.0/16")])])),
+                ("a prefix taken by a new peer", DevicePatch(peers: [PeerPatch(publicKey: newcomer, endpoint: try Endpoint("192.168.77.40:51820"),
+                                                                              allowedIPs: [b.allowedIPs[0]])])),
+                ("the placeholder move", DevicePatch(peers: [PeerPatch(publicKey: placeholderPeerKey, allowedIPs: [try IPPrefix("10.200.0.0/16")]),
+                                                            .removal(of: placeholderPeerKey)])),
+                ("replace allowed IPs, keepalive and endpoint", DevicePatch(peers: [PeerPatch(publicKey: c.publicKey, endpoint: try Endpoint("192.168.77.41:51830"),
+                                                                                             persistentKeepalive: 25, replaceAllowedIPs: true,
+                                                                                             allowedIPs: [try IPPrefix("10.202.0.0/24")])])),
+                ("a removal and device fields", DevicePatch(listenPort: 51999, fwmark: 0, peers: [.removal(of: a.publicKey)])),
+            ]
+            for (what, patch) in patches {
+                try await lab.devices.apply(patch, to: name)
+                expected = expected.applying(patch)
+                // Counters aside: a peer with a keepalive may have tried a handshake.
+                #expect(withoutCounters(try await read(lab, name)) == withoutCounters(expected), "after \(what)")
+            }
+        }
+    }
+
     @Test func aNewInstanceReattachesWithoutRestarting() async throws {
         try await withLab("att") { lab in
             let name = lab.newDeviceName()
@@ -233,6 +265,16 @@ struct UserspaceDevicesTests {
     }
 
     // MARK: helpers
+
+    private func withoutCounters(_ state: DeviceState) -> DeviceState {
+        var state = state
+        for i in state.peers.indices {
+            state.peers[i].lastHandshake = nil
+            state.peers[i].rxBytes = 0
+            state.peers[i].txBytes = 0
+        }
+        return state
+    }
 
     private func read(_ lab: Lab, _ name: String) async throws -> DeviceState {
         try #require(try await lab.devices.device(named: name))

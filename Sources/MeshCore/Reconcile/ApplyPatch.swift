@@ -1,0 +1,66 @@
+extension DeviceState {
+    /// The state a device reports after it accepted `patch`, with WireGuard's semantics: fields
+    /// set by the patch replace the old ones; `replacePeers` drops every peer first; peer
+    /// patches apply in order; an `updateOnly` patch for an absent peer does nothing; and an
+    /// allowed IP belongs to one peer, so adding it to one takes it from any other (which is
+    /// what the placeholder-peer removal in ``plan(desired:observed:options:)`` relies on).
+    ///
+    /// Given a state ordered as backends report devices (peers by public key, each peer's
+    /// allowed IPs sorted), the result is ordered the same way. A new peer has no handshake and zero counters; the others keep
+    /// theirs. Nothing here is an error: a patch a device would refuse (malformed keys) cannot
+    /// be built from these types.
+    ///
+    /// The agent uses it to know its device between read-backs: a successful apply followed by
+    /// this function gives what a read would, without the read.
+    public func applying(_ patch: DevicePatch) -> DeviceState {
+        var next = self
+        if let key = patch.privateKey { next.privateKey = key }
+        if let port = patch.listenPort { next.listenPort = port }
+        if let mark = patch.fwmark { next.fwmark = mark }
+        guard patch.replacePeers || !patch.peers.isEmpty else { return next }
+
+        // Keyed storage while patching: a full load of thousands of peers must not be quadratic.
+        var peers: [PublicKey: PeerState] = patch.replacePeers ? [:]
+            : Dictionary(peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { a, _ in a })
+        // Which peer holds each prefix; built on the first patch that adds one.
+        var owners: [IPPrefix: PublicKey]?
+
+        for change in patch.peers {
+            if change.remove {
+                if let gone = peers.removeValue(forKey: change.publicKey), owners != nil {
+                    for prefix in gone.allowedIPs where owners?[prefix] == change.publicKey { owners?[prefix] = nil }
+                }
+                continue
+            }
+            if peers[change.publicKey] == nil && change.updateOnly { continue }
+            var peer = peers[change.publicKey] ?? PeerState(publicKey: change.publicKey, endpoint: nil, allowedIPs: [])
+            if let endpoint = change.endpoint { peer.endpoint = endpoint }
+            if let keepalive = change.persistentKeepalive { peer.persistentKeepalive = keepalive }
+            if change.replaceAllowedIPs {
+                for prefix in peer.allowedIPs where owners?[prefix] == peer.publicKey { owners?[prefix] = nil }
+                peer.allowedIPs = []
+            }
+            if !change.allowedIPs.isEmpty {
+                if owners == nil {
+                    var built: [IPPrefix: PublicKey] = [:]
+                    for (key, other) in peers { for prefix in other.allowedIPs { built[prefix] = key } }
+                    owners = built
+                }
+                for prefix in change.allowedIPs {
+                    let previous = owners?[prefix]
+                    if previous == peer.publicKey { continue }
+                    if let previous { peers[previous]?.allowedIPs.removeAll { $0 == prefix } }
+                    owners?[prefix] = peer.publicKey
+                    peer.allowedIPs.append(prefix)
+                }
+            }
+            peers[change.publicKey] = peer
+        }
+        next.peers = peers.values.map { peer in
+            var peer = peer
+            if peer.allowedIPs.count > 1 { peer.allowedIPs.sort() }
+            return peer
+        }.sorted { $0.publicKey < $1.publicKey }
+        return next
+    }
+}
