@@ -244,7 +244,7 @@ public final class Agent: Service {
             // A write for a change shows the device as the pass left it; the periodic one
             // reads it for fresh handshake times and counters.
             let record = await statusRecord(readDevice: due)
-            metrics.recordPeers(record.peers)
+            metrics.recordPeers(record.peers, values: due)
             let value = RecordCodec.encode(record)
             guard value != lastWritten || dirty else { continue }
             do {

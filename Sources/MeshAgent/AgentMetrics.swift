@@ -24,7 +24,10 @@ final class AgentMetrics: Sendable {
         Gauge(label: "meshguard_backend_info", dimensions: [("backend", backend.rawValue)]).record(1)
     }
 
-    func recordPeers(_ records: [NodeStatusRecord.Peer]) {
+    /// Sets the peer count and the per-peer series. `values: false` (a status written for a
+    /// change, whose counters repeat the last read) only adds and removes series; updating
+    /// three gauges for each of N peers on every change showed in the 100-node profile.
+    func recordPeers(_ records: [NodeStatusRecord.Peer], values: Bool = true) {
         peersProgrammed.record(records.count)
         peers.withLock { series in
             let names = Set(records.map(\.node))
@@ -35,6 +38,7 @@ final class AgentMetrics: Sendable {
                 series[name] = nil
             }
             for peer in records {
+                if !values, series[peer.node] != nil { continue }
                 let s = series[peer.node] ?? PeerSeries(
                     rx: Gauge(label: "meshguard_peer_rx_bytes", dimensions: [("peer", peer.node)]),
                     tx: Gauge(label: "meshguard_peer_tx_bytes", dimensions: [("peer", peer.node)]),
