@@ -116,6 +116,9 @@ public final class Agent: Service {
             do {
                 let listing = try await store.list(prefix: StoreKeys.root)
                 await state.reset(to: listing)
+                // The store was away or the watch lost: whatever happened meanwhile, the next
+                // pass reads the data plane back instead of trusting what it last applied.
+                await state.requestResync()
                 health.update {
                     $0.storeReachable = true
                     $0.fullSyncDone = true
@@ -148,18 +151,18 @@ public final class Agent: Service {
         var backoff = configuration.backoff
         var reportedRevision: Revision = 0
         let reconciler = Reconciler(settings: settings, keys: keys, devices: devices, routing: routing, logger: logger)
-        // The device as the last pass left it. Passes between resyncs plan against it instead
-        // of reading the device back; a resync or a failure forgets it.
-        var device: DeviceState?
+        // The data plane as the last pass left it. Passes between resyncs plan against it
+        // instead of reading everything back; a resync, a re-list or a failure forgets it.
+        var known: KnownDataplane?
         for await _ in triggers {
             // Until the store has been read once, the view is empty and would mean "disabled":
             // acting on it would tear down a working data plane after an agent restart.
             guard let (view, revision, corrupt) = await state.snapshotAfterFullSync() else { continue }
-            if await state.takeResyncDue() { device = nil }
+            if await state.takeResyncDue() { known = nil }
             let started = ContinuousClock.now
             do {
-                let report = try await reconciler.reconcile(view, removeUnknownPeers: true, known: device)
-                device = report.device
+                let report = try await reconciler.reconcile(view, removeUnknownPeers: true, known: known)
+                known = report.known
                 await state.setDevice(report.device)
                 let elapsed = ContinuousClock.now - started
                 metrics.reconciles.increment()
@@ -193,7 +196,7 @@ public final class Agent: Service {
                 metrics.storeRevision.record(revision)
                 backoff.reset()
             } catch {
-                device = nil
+                known = nil
                 await state.setDevice(nil)
                 metrics.syncErrors.increment()
                 metrics.inSync.record(0)

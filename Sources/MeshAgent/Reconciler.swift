@@ -11,12 +11,25 @@ struct ReconcileReport: Sendable {
     var deviceCreated = false
     var tornDown = false
     var problems: [String] = []
-    /// The device as the pass left it: read back, or known from the last state and the patch
-    /// applied since. nil after a tear-down.
-    var device: DeviceState?
-    /// Whether the pass read the device back rather than trusting the state it was given.
+    /// The data plane as the pass left it: read back, or known from the last state and the
+    /// patches applied since. nil after a tear-down.
+    var known: KnownDataplane?
+    var device: DeviceState? { known?.device }
+    /// Whether the pass read the data plane back rather than trusting the state it was given.
     var readBack = false
     var changed: Bool { peerChanges > 0 || routeChanges > 0 || ruleChanges > 0 || linkChanged || deviceCreated || tornDown }
+}
+
+/// What the agent knows of its data plane between read-backs: what the last pass read or
+/// applied. Planning against it costs nothing per peer; reading the device, the link, two
+/// route tables and the rules back costs every node O(peers) per change, which was the
+/// largest part of each node's work in the 100-node benchmark.
+struct KnownDataplane: Sendable {
+    var underlayMTU: Int
+    var device: DeviceState
+    var link: LinkState
+    var routes: [IPAddress.Family: [RouteSpec]]
+    var rules: [RuleSpec]
 }
 
 /// One pass of observe → plan → apply over the device, link, routes and rules. Stateless apart
@@ -31,15 +44,16 @@ struct Reconciler: Sendable {
     /// Brings the data plane to what `view` asks for. `removeUnknownPeers` is false until the
     /// agent has read the whole store once.
     ///
-    /// `known` is the device as the previous pass left it (its ``ReconcileReport/device``);
-    /// with it, the pass plans against that state instead of reading the device back. The
-    /// caller passes nil on resync and after any failure, so that a change made behind the
-    /// agent's back is found within one resync interval. A device that had to be created is
-    /// always read.
-    func reconcile(_ view: MeshView, removeUnknownPeers: Bool, known: DeviceState? = nil) async throws -> ReconcileReport {
+    /// `known` is the data plane as the previous pass left it (its ``ReconcileReport/known``);
+    /// with it, the pass plans against that state instead of reading everything back. The
+    /// caller passes nil on resync, after a re-list of the store and after any failure, so
+    /// that a change made behind the agent's back is found within one resync interval. A
+    /// device that had to be created is always read.
+    func reconcile(_ view: MeshView, removeUnknownPeers: Bool, known: KnownDataplane? = nil) async throws -> ReconcileReport {
         var phases = PhaseClock()
         defer { logger.debug("reconcile phases", metadata: ["ms": "\(phases.summary)"]) }
-        let underlayMTU = try await self.underlayMTU()
+        let underlayMTU: Int
+        if let mtu = known?.underlayMTU { underlayMTU = mtu } else { underlayMTU = try await self.underlayMTU() }
         phases.mark("mtu")
         guard let desired = desiredDataplane(settings: settings, view: view, privateKey: keys.privateKey, underlayMTU: underlayMTU) else {
             return try await tearDown()
@@ -52,11 +66,10 @@ struct Reconciler: Sendable {
         // policy rule last, so traffic is steered into the tunnel only once it can carry it.
         report.deviceCreated = try await devices.ensureDevice(named: name)
         phases.mark("ensure")
+        let known = report.deviceCreated ? nil : known.flatMap { $0.device.name == name ? $0 : nil }
         let observed: DeviceState
-        if let known, known.name == name, !report.deviceCreated {
-            // Reading back costs every node O(peers) per change (the largest item in a
-            // 100-node profile); the state after the last successful apply is the same.
-            observed = known
+        if let known {
+            observed = known.device
         } else {
             guard let read = try await devices.device(named: name) else {
                 throw MeshError(.unavailable, "WireGuard device \(name) vanished right after it was created")
@@ -67,7 +80,7 @@ struct Reconciler: Sendable {
         phases.mark("read")
         let patch = plan(desired: desired.device, observed: observed, options: PlanOptions(removeUnknownPeers: removeUnknownPeers))
         phases.mark("plan")
-        report.device = observed.applying(patch)
+        let device = observed.applying(patch)
         if !patch.isEmpty {
             try await devices.apply(patch, to: name)
             report.peerChanges = patch.peers.count
@@ -79,7 +92,9 @@ struct Reconciler: Sendable {
         }
 
         phases.mark("apply")
-        guard let link = try await routing.link(named: name) else {
+        var observedLink = known?.link
+        if observedLink == nil { observedLink = try await routing.link(named: name) }
+        guard let link = observedLink else {
             throw MeshError(.notFound, "WireGuard device \(name) has no network link")
         }
         let linkPatch = planLink(mtu: desired.routing.mtu, addresses: desired.routing.addresses, observed: link)
@@ -93,22 +108,28 @@ struct Reconciler: Sendable {
         }
 
         phases.mark("link")
+        var routes: [IPAddress.Family: [RouteSpec]] = [:]
         for family in [IPAddress.Family.inet, .inet6] {
             let want = desired.routing.routes.filter { $0.destination.family == family }
-            let have = try await routing.routes(table: settings.table, family: family)
+            let have: [RouteSpec]
+            if let cached = known?.routes[family] { have = cached } else { have = try await routing.routes(table: settings.table, family: family) }
             let routePatch = planRoutes(desired: want, observed: have)
             for route in routePatch.replace { try await routing.replaceRoute(route) }
             for route in routePatch.delete { try await routing.deleteRoute(route) }
             report.routeChanges += routePatch.replace.count + routePatch.delete.count
+            routes[family] = routePatch.applied(to: have)
         }
 
         phases.mark("routes")
-        let observedRules = try await routing.rules(family: .inet) + routing.rules(family: .inet6)
+        let observedRules: [RuleSpec]
+        if let cached = known?.rules { observedRules = cached } else { observedRules = try await routing.rules(family: .inet) + routing.rules(family: .inet6) }
         let rulePatch = planRules(desired: desired.routing.rules, table: settings.table, observed: observedRules)
         for rule in rulePatch.delete { try await routing.deleteRule(rule) }
         for rule in rulePatch.add { try await routing.addRule(rule) }
         report.ruleChanges = rulePatch.add.count + rulePatch.delete.count
         phases.mark("rules")
+        report.known = KnownDataplane(underlayMTU: underlayMTU, device: device, link: link.applying(linkPatch),
+                                      routes: routes, rules: rulePatch.applied(to: observedRules))
         return report
     }
 

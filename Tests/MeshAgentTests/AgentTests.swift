@@ -103,7 +103,7 @@ import Testing
         }
     }
 
-    @Test func passesBetweenResyncsPlanAgainstTheLastAppliedStateWithoutReadingTheDevice() async throws {
+    @Test func passesBetweenResyncsPlanAgainstTheLastAppliedStateWithoutReadingAnythingBack() async throws {
         let store = InMemoryDatastore()
         let nodes = [await SimNode(index: 1, store: store), await SimNode(index: 2, store: store), await SimNode(index: 3, store: store)]
         let controller = makeController(store)
@@ -114,6 +114,7 @@ import Testing
         try await running([controller, quiet, nodes[1].makeAgent()]) {
             try await eventually("n1 has n2") { await n1.peerKeys() == [nodes[1].keys.publicKey] }
             let reads = await n1.devices.calls[.read] ?? 0
+            let dumps = await n1.routing.calls.filter { [.links, .routes, .rules].contains($0.key) }
             try await running([nodes[2].makeAgent()]) {
                 try await eventually("n1 has n2 and n3") { await n1.peerKeys().count == 2 }
                 // The status written for the change lists n3 from the state the pass left.
@@ -124,10 +125,14 @@ import Testing
                 }
             }
             #expect(await n1.devices.calls[.read] ?? 0 == reads, "a change read the device back")
+            #expect(await n1.routing.calls.filter { [.links, .routes, .rules].contains($0.key) } == dumps,
+                    "a change dumped links, routes or rules")
+            let routes = await n1.routes()
+            #expect(routes.contains("10.244.3.0/24 dev meshguard0 table 51830"), "\(routes)")
         }
     }
 
-    @Test func aPeerRemovedBehindTheAgentsBackIsBackAfterAResync() async throws {
+    @Test func aPeerAndARouteRemovedBehindTheAgentsBackAreBackAfterAResync() async throws {
         let store = InMemoryDatastore()
         let nodes = [await SimNode(index: 1, store: store), await SimNode(index: 2, store: store)]
         let controller = makeController(store)
@@ -135,10 +140,13 @@ import Testing
         let n1 = nodes[0]
         try await running([controller, n1.makeAgent(), nodes[1].makeAgent()]) {
             try await eventually("n1 has n2") { await n1.peerKeys() == [nodes[1].keys.publicKey] }
+            try await eventually("n1 routes") { await n1.routes().contains("10.244.2.0/24 dev meshguard0 table 51830") }
             try await n1.devices.apply(DevicePatch(peers: [.removal(of: nodes[1].keys.publicKey)]), to: "meshguard0")
+            try await n1.routing.deleteRoute(RouteSpec(destination: .must("10.244.2.0/24"), table: 51830, target: .device("meshguard0")))
             #expect(await n1.peerKeys().isEmpty)
             // Nothing changed in the store: only the resync (every 200 ms here) can see it.
             try await eventually("n2 back on n1's device") { await n1.peerKeys() == [nodes[1].keys.publicKey] }
+            try await eventually("n2's route back") { await n1.routes().contains("10.244.2.0/24 dev meshguard0 table 51830") }
         }
     }
 

@@ -116,3 +116,42 @@ let applyPatchCases: [ApplyPatchCase] = [
         #expect(after.peers.allSatisfy { $0.allowedIPs.count == 1 })
     }
 }
+
+/// The routing side: after a planned patch is applied to the observed link, table and rules,
+/// planning again finds nothing to do, and what the patch did not name is left alone.
+@Suite struct ApplyRoutingPatch {
+    let table: UInt32 = 51830
+
+    func route(_ cidr: String, _ target: RouteSpec.Target) -> RouteSpec { RouteSpec(destination: .must(cidr), table: table, target: target) }
+
+    @Test func routesAfterThePatchNeedNoFurtherPatch() {
+        let observed = [route("10.244.2.0/24", .throw), route("10.244.3.0/24", .device("meshguard0")), route("10.244.9.0/24", .device("meshguard0"))]
+        let desired = [route("10.244.2.0/24", .device("meshguard0")), route("10.244.3.0/24", .device("meshguard0")), route("10.244.4.0/24", .device("meshguard0"))]
+        let patch = planRoutes(desired: desired, observed: observed)
+        let after = patch.applied(to: observed)
+        #expect(after == desired.sorted())
+        #expect(planRoutes(desired: desired, observed: after).isEmpty)
+    }
+
+    @Test func rulesAfterThePatchKeepOtherTablesRules() {
+        let ours = RuleSpec(family: .inet, priority: 95, fwmark: 0x2000, fwmask: 0x2000, table: table, invert: true)
+        let stale = RuleSpec(family: .inet, priority: 90, fwmark: 0x1000, fwmask: 0x1000, table: table, invert: true)
+        let foreign = RuleSpec(family: .inet, priority: 100, fwmark: 0, fwmask: 0, table: 254, invert: false)
+        let observed = [foreign, stale]
+        let patch = planRules(desired: [ours], table: table, observed: observed)
+        let after = patch.applied(to: observed)
+        #expect(Set(after) == [foreign, ours])
+        #expect(planRules(desired: [ours], table: table, observed: after).isEmpty)
+    }
+
+    @Test func linkAfterThePatchNeedsNoFurtherPatch() {
+        let old = InterfaceAddress(address: .must("10.244.1.9"), prefixLength: 32)
+        let new = InterfaceAddress(address: .must("10.244.1.1"), prefixLength: 32)
+        let linkLocal = InterfaceAddress(address: .must("fe80::1"), prefixLength: 64)
+        let observed = LinkState(name: "meshguard0", index: 7, mtu: 1420, isUp: false, addresses: [old, linkLocal], kind: "wireguard")
+        let patch = planLink(mtu: 1440, addresses: [new], observed: observed)
+        let after = observed.applying(patch)
+        #expect(after.mtu == 1440 && after.isUp && Set(after.addresses) == [new, linkLocal])
+        #expect(planLink(mtu: 1440, addresses: [new], observed: after).isEmpty)
+    }
+}
