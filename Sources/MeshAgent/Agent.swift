@@ -163,7 +163,7 @@ public final class Agent: Service {
             do {
                 let report = try await reconciler.reconcile(view, removeUnknownPeers: true, known: known)
                 known = report.known
-                await state.setDevice(report.device)
+                await state.setDevice(report.device, names: report.nodesByKey)
                 let elapsed = ContinuousClock.now - started
                 metrics.reconciles.increment()
                 // Status says which revision is applied; `enable --wait` and operators rely on
@@ -197,7 +197,7 @@ public final class Agent: Service {
                 backoff.reset()
             } catch {
                 known = nil
-                await state.setDevice(nil)
+                await state.setDevice(nil, names: [:])
                 metrics.syncErrors.increment()
                 metrics.inSync.record(0)
                 health.update { $0.lastApplyOK = false; $0.lastError = "\(error)" }
@@ -235,6 +235,7 @@ public final class Agent: Service {
     func statusLoop(wakeups: AsyncStream<Void>) async {
         var lastWritten: [UInt8] = []
         var lastWrite: ContinuousClock.Instant?
+        var peers = StatusPeers()
         // Woken when something changed, and every 250 ms: a change that came too soon after
         // the last write is written by a later wake-up.
         for await _ in wakeups {
@@ -246,7 +247,7 @@ public final class Agent: Service {
             lastWrite = ContinuousClock.now
             // A write for a change shows the device as the pass left it; the periodic one
             // reads it for fresh handshake times and counters.
-            let record = await statusRecord(readDevice: due)
+            let record = await statusRecord(readDevice: due, peers: &peers)
             metrics.recordPeers(record.peers, values: due)
             let value = RecordCodec.encode(record)
             guard value != lastWritten || dirty else { continue }
@@ -260,22 +261,21 @@ public final class Agent: Service {
         }
     }
 
-    func statusRecord(readDevice: Bool = true) async -> NodeStatusRecord {
+    func statusRecord(readDevice: Bool = true, peers cache: inout StatusPeers) async -> NodeStatusRecord {
         let snapshot = health.snapshot
         let view = await state.currentView()
-        let known = readDevice ? nil : await state.device
-        let byKey = Dictionary(view.peers.compactMap { node, record in
-            (try? PublicKey(base64: record.publicKey)).map { ($0, node.rawValue) }
-        }, uniquingKeysWith: { a, _ in a })
+        let enabled = view.config?.enabled == true
         var peers: [NodeStatusRecord.Peer] = []
-        var device = known
-        if device == nil, view.config?.enabled == true { device = try? await devices.device(named: settings.interface) }
-        if view.config?.enabled == true, let device {
-            peers = device.peers.filter { $0.publicKey != placeholderPeerKey }.map { peer in
-                NodeStatusRecord.Peer(node: byKey[peer.publicKey] ?? "unknown", publicKeyFingerprint: peer.publicKey.fingerprint,
-                                      endpoint: peer.endpoint?.description, allowedIPs: peer.allowedIPs.map(\.description),
-                                      lastHandshake: peer.lastHandshake, rxBytes: peer.rxBytes, txBytes: peer.txBytes)
-            }.sorted { $0.node < $1.node }
+        var (device, names) = await state.lastApplied
+        if readDevice || device == nil { device = enabled ? try? await devices.device(named: settings.interface) : nil }
+        if enabled, let device {
+            if names.isEmpty {
+                // No pass yet: the names come from the records themselves.
+                names = Dictionary(view.peers.compactMap { node, record in
+                    (try? PublicKey(base64: record.publicKey)).map { ($0, node) }
+                }, uniquingKeysWith: { a, _ in a })
+            }
+            peers = cache.entries(for: device, names: names)
         }
         return NodeStatusRecord(node: settings.node.rawValue, backend: devices.kind, interface: settings.interface,
                                 enabled: view.config?.enabled ?? false, strict: view.config?.strict ?? false,
@@ -293,8 +293,9 @@ actor AgentState {
     private var statusDirty = true
     private var resyncDue = false
     private var reported: Set<String> = []
-    /// The device as the last pass left it; nil before the first pass and after a failure.
-    private(set) var device: DeviceState?
+    /// The device as the last pass left it and the node of each key it programmed; nil and
+    /// empty before the first pass and after a failure.
+    private(set) var lastApplied: (device: DeviceState?, names: [PublicKey: NodeName]) = (nil, [:])
 
     init(node: NodeName) { mesh = MeshState(node: node) }
 
@@ -314,7 +315,7 @@ actor AgentState {
     }
 
     func currentView() -> MeshView { mesh.view }
-    func setDevice(_ device: DeviceState?) { self.device = device }
+    func setDevice(_ device: DeviceState?, names: [PublicKey: NodeName]) { lastApplied = (device, names) }
     func requestResync() { resyncDue = true }
     func takeResyncDue() -> Bool {
         defer { resyncDue = false }

@@ -15,6 +15,8 @@ struct ReconcileReport: Sendable {
     /// patches applied since. nil after a tear-down.
     var known: KnownDataplane?
     var device: DeviceState? { known?.device }
+    /// Which node each programmed key belongs to, for the status.
+    var nodesByKey: [PublicKey: NodeName] = [:]
     /// Whether the pass read the data plane back rather than trusting the state it was given.
     var readBack = false
     var changed: Bool { peerChanges > 0 || routeChanges > 0 || ruleChanges > 0 || linkChanged || deviceCreated || tornDown }
@@ -59,7 +61,7 @@ struct Reconciler: Sendable {
             return try await tearDown()
         }
         phases.mark("desired")
-        var report = ReconcileReport(problems: desired.problems)
+        var report = ReconcileReport(problems: desired.problems, nodesByKey: desired.nodesByKey)
         let name = settings.interface
 
         // Order matters: the device and its peers first, then the link, then routes, and the

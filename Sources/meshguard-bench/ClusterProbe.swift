@@ -60,6 +60,10 @@ enum ClusterProbe {
         }
         let meshedMs = (Date().timeIntervalSince1970 - startedAt) * 1000
         print(String(format: "  %d agents meshed %.1f ms after they were started", n, meshedMs))
+        // The last agents to mesh are still writing statuses and the controller its last
+        // batches: let that drain, so that the first key measures the steady state like the
+        // others rather than the tail of mesh formation.
+        try await Task.sleep(for: .seconds(3))
 
         let cpu0 = cpuTime(pid: controllerPID)
         let agents0 = totalCPU(of: isAgent), wireGuard0 = totalCPU(of: isWireGuardGo)

@@ -1,0 +1,33 @@
+import MeshCore
+
+/// The peer list of a node's status, built from a device state. An entry is rebuilt only when
+/// its peer's state or node name changed since the last status: between two statuses of a
+/// large mesh nearly every peer is the same, and making the strings of every entry again
+/// (fingerprint, endpoint, prefixes) was a visible share of each node's work per change.
+struct StatusPeers {
+    private var cache: [PublicKey: (state: PeerState, node: String, entry: NodeStatusRecord.Peer)] = [:]
+
+    /// The entries for `device`'s peers (the placeholder left out), sorted by node name; a key
+    /// `names` does not know is reported as node "unknown".
+    mutating func entries(for device: DeviceState, names: [PublicKey: NodeName]) -> [NodeStatusRecord.Peer] {
+        var next: [PublicKey: (state: PeerState, node: String, entry: NodeStatusRecord.Peer)] = [:]
+        next.reserveCapacity(device.peers.count)
+        var entries: [NodeStatusRecord.Peer] = []
+        entries.reserveCapacity(device.peers.count)
+        for peer in device.peers where peer.publicKey != placeholderPeerKey {
+            let node = names[peer.publicKey]?.rawValue ?? "unknown"
+            let entry: NodeStatusRecord.Peer
+            if let cached = cache[peer.publicKey], cached.node == node, cached.state == peer {
+                entry = cached.entry
+            } else {
+                entry = NodeStatusRecord.Peer(node: node, publicKeyFingerprint: peer.publicKey.fingerprint,
+                                              endpoint: peer.endpoint?.description, allowedIPs: peer.allowedIPs.map(\.description),
+                                              lastHandshake: peer.lastHandshake, rxBytes: peer.rxBytes, txBytes: peer.txBytes)
+            }
+            next[peer.publicKey] = (peer, node, entry)
+            entries.append(entry)
+        }
+        cache = next
+        return entries.sorted { $0.node < $1.node }
+    }
+}
