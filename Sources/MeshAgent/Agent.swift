@@ -154,6 +154,7 @@ public final class Agent: Service {
         // The data plane as the last pass left it. Passes between resyncs plan against it
         // instead of reading everything back; a resync, a re-list or a failure forgets it.
         var known: KnownDataplane?
+        var parsed = PeerParseCache()
         for await _ in triggers {
             // Until the store has been read once, the view is empty and would mean "disabled":
             // acting on it would tear down a working data plane after an agent restart.
@@ -161,7 +162,7 @@ public final class Agent: Service {
             if await state.takeResyncDue() { known = nil }
             let started = ContinuousClock.now
             do {
-                let report = try await reconciler.reconcile(view, removeUnknownPeers: true, known: known)
+                let report = try await reconciler.reconcile(view, removeUnknownPeers: true, known: known, parsed: &parsed)
                 known = report.known
                 await state.setDevice(report.device, names: report.nodesByKey)
                 let elapsed = ContinuousClock.now - started

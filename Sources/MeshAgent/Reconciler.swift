@@ -51,13 +51,17 @@ struct Reconciler: Sendable {
     /// caller passes nil on resync, after a re-list of the store and after any failure, so
     /// that a change made behind the agent's back is found within one resync interval. A
     /// device that had to be created is always read.
-    func reconcile(_ view: MeshView, removeUnknownPeers: Bool, known: KnownDataplane? = nil) async throws -> ReconcileReport {
+    ///
+    /// `parsed` keeps the accepted records parsed from one pass to the next.
+    func reconcile(_ view: MeshView, removeUnknownPeers: Bool, known: KnownDataplane? = nil,
+                   parsed: inout PeerParseCache) async throws -> ReconcileReport {
         var phases = PhaseClock()
         defer { logger.debug("reconcile phases", metadata: ["ms": "\(phases.summary)"]) }
         let underlayMTU: Int
         if let mtu = known?.underlayMTU { underlayMTU = mtu } else { underlayMTU = try await self.underlayMTU() }
         phases.mark("mtu")
-        guard let desired = desiredDataplane(settings: settings, view: view, privateKey: keys.privateKey, underlayMTU: underlayMTU) else {
+        guard let desired = desiredDataplane(settings: settings, view: view, privateKey: keys.privateKey, underlayMTU: underlayMTU,
+                                             cache: &parsed) else {
             return try await tearDown()
         }
         phases.mark("desired")

@@ -20,6 +20,28 @@ import Testing
 
     func routes(_ d: DesiredDataplane) -> [String] { d.routing.routes.map(\.description) }
 
+    @Test func aKeptParseCacheGivesWhatAFreshOneGives() {
+        // One cache through a sequence of views: each result must equal the cold computation.
+        var cache = PeerParseCache()
+        var v = view(strict: true)
+        var steps: [MeshView] = [v]
+        v.peers[.must("n2")]?.publicKey = PublicKey.fixture("n2-rotated").base64
+        steps.append(v)
+        v.peers[.must("n3")]?.allowedIPs = ["10.244.3.0/24", "not-a-cidr", "10.244.30.0/24"]
+        steps.append(v)
+        v.peers[.must("n3")]?.endpoint = "nowhere"
+        steps.append(v)
+        v.peers[.must("n2")] = nil
+        steps.append(v)
+        v.peers[.must("n2")] = peer(2)
+        steps.append(v)
+        for (i, step) in steps.enumerated() {
+            let warm = desiredDataplane(settings: settings, view: step, privateKey: key, underlayMTU: 1500, cache: &cache)
+            let cold = desiredDataplane(settings: settings, view: step, privateKey: key, underlayMTU: 1500)
+            #expect(warm == cold, "step \(i)")
+        }
+    }
+
     @Test func disabledOrUnconfiguredMeansNoDataplane() {
         #expect(desiredDataplane(settings: settings, view: view(strict: false, enabled: false), privateKey: key, underlayMTU: 1500) == nil)
         #expect(desiredDataplane(settings: settings, view: MeshView(), privateKey: key, underlayMTU: 1500) == nil)

@@ -17,6 +17,54 @@ public struct DesiredDataplane: Equatable, Sendable {
 /// accepted peer's route beats its pool's unreachable route. AllowedIPs of each peer are
 /// exactly the CIDRs routed to it.
 public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey: PrivateKey, underlayMTU: Int) -> DesiredDataplane? {
+    var cache = PeerParseCache()
+    return desiredDataplane(settings: settings, view: view, privateKey: privateKey, underlayMTU: underlayMTU, cache: &cache)
+}
+
+/// Accepted peer records as parsed by ``desiredDataplane(settings:view:privateKey:underlayMTU:cache:)``,
+/// kept between calls. A record equal to the one parsed last time is not parsed again:
+/// comparing its strings costs much less than decoding a key and parsing an endpoint and
+/// prefixes, and between two passes of a large mesh nearly every record is the same.
+public struct PeerParseCache: Sendable {
+    struct Parsed: Sendable {
+        var record: PeerRecord
+        /// The key and endpoint, or why the record is unusable.
+        var peer: Result<(key: PublicKey, endpoint: Endpoint), MeshError>
+        var cidrs: [IPPrefix]
+        var badCIDRs: [String]
+    }
+    var entries: [NodeName: Parsed] = [:]
+
+    public init() {}
+
+    mutating func parse(_ node: NodeName, _ record: PeerRecord) -> Parsed {
+        if let cached = entries[node], cached.record == record { return cached }
+        let peer: Result<(key: PublicKey, endpoint: Endpoint), MeshError>
+        do throws(MeshError) {
+            peer = .success((try PublicKey(base64: record.publicKey), try Endpoint(record.endpoint)))
+        } catch {
+            peer = .failure(error)
+        }
+        var cidrs: [IPPrefix] = []
+        var bad: [String] = []
+        for text in record.allowedIPs {
+            if let cidr = try? IPPrefix(text) { cidrs.append(cidr) } else { bad.append(text) }
+        }
+        let parsed = Parsed(record: record, peer: peer, cidrs: cidrs, badCIDRs: bad)
+        entries[node] = parsed
+        return parsed
+    }
+
+    /// Forgets nodes no longer in `view`.
+    mutating func keep(only nodes: Dictionary<NodeName, PeerRecord>.Keys) {
+        if entries.count > nodes.count { entries = entries.filter { nodes.contains($0.key) } }
+    }
+}
+
+/// ``desiredDataplane(settings:view:privateKey:underlayMTU:)`` with parsed records kept in
+/// `cache` from one call to the next (the agent keeps one per node).
+public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey: PrivateKey, underlayMTU: Int,
+                             cache: inout PeerParseCache) -> DesiredDataplane? {
     guard let config = view.config, config.enabled else { return nil }
     let table = settings.table
     let fallback: RouteSpec.Target = config.strict ? .unreachable : .throw
@@ -29,13 +77,14 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
     var nodesByKey: [PublicKey: NodeName] = [:]
     let own = Set(settings.podCIDRs)
 
+    cache.keep(only: view.peers.keys)
     for (node, record) in view.peers.sorted(by: { $0.key < $1.key }) where node != settings.node {
+        let parsed = cache.parse(node, record)
         let key: PublicKey
         let endpoint: Endpoint
-        do {
-            key = try PublicKey(base64: record.publicKey)
-            endpoint = try Endpoint(record.endpoint)
-        } catch {
+        switch parsed.peer {
+        case .success(let peer): (key, endpoint) = peer
+        case .failure(let error):
             problems.append("peer \(node): \(error.message)")
             continue
         }
@@ -45,11 +94,10 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
         }
         nodesByKey[key] = node
         let first = cidrItems.count
-        for text in record.allowedIPs {
-            guard let cidr = try? IPPrefix(text) else {
-                problems.append("peer \(node): '\(text)' is not a CIDR; skipped")
-                continue
-            }
+        for text in parsed.badCIDRs {
+            problems.append("peer \(node): '\(text)' is not a CIDR; skipped")
+        }
+        for cidr in parsed.cidrs {
             if own.contains(where: { $0.overlaps(cidr) }) {
                 problems.append("peer \(node): \(cidr) overlaps this node's pod CIDRs; skipped")
             } else {
