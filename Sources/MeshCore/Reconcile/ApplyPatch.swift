@@ -41,6 +41,9 @@ extension DeviceState {
                 peer.allowedIPs = []
             }
             if !change.allowedIPs.isEmpty {
+                // The map is built from the stored peers: store this one first, so that a
+                // prefix it just dropped (replace) is not taken for one it still holds.
+                peers[change.publicKey] = peer
                 if owners == nil {
                     var built: [IPPrefix: PublicKey] = [:]
                     for (key, other) in peers { for prefix in other.allowedIPs { built[prefix] = key } }
