@@ -25,8 +25,15 @@ final class Storage: Sendable {
         // DatabasePool puts the file in WAL mode: readers never block the writer, and a
         // reader's transaction sees the database as of its first read (a consistent snapshot).
         configuration.journalMode = .wal
-        configuration.busyMode = .timeout(Double(busyTimeout.components.seconds)
-                                          + Double(busyTimeout.components.attoseconds) / 1e18)
+        // Retry every 2 ms up to the busy timeout, not SQLite's default schedule, which backs
+        // off in growing sleeps (up to 100 ms): with many writers on one file, a process that
+        // sleeps long is likely to find the lock taken again each time it wakes.
+        let tries = max(1, Int(busyTimeout / .milliseconds(2)))
+        configuration.busyMode = .callback { attempt in
+            guard attempt < tries else { return false }
+            usleep(2_000)
+            return true
+        }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try pool.writeWithoutTransaction { db in
