@@ -58,10 +58,7 @@ import Testing
     }
 
     @Test func restartWithIdenticalStateChangesNothing() async throws {
-        let store = InMemoryDatastore()
-        let nodes = [await SimNode(index: 1, store: store), await SimNode(index: 2, store: store)]
-        let controller = makeController(store)
-        try await enable(store)
+        let (_, nodes, controller) = try await enabledMesh(nodes: 2)
         let n1 = nodes[0]
         try await running([controller, nodes[1].makeAgent()]) {
             try await running([n1.makeAgent()]) {
@@ -85,10 +82,7 @@ import Testing
     }
 
     @Test func onePeerChangeSendsOnlyThatPeer() async throws {
-        let store = InMemoryDatastore()
-        let nodes = [await SimNode(index: 1, store: store), await SimNode(index: 2, store: store), await SimNode(index: 3, store: store)]
-        let controller = makeController(store)
-        try await enable(store)
+        let (_, nodes, controller) = try await enabledMesh(nodes: 3)
         let n1 = nodes[0]
         try await running([controller, n1.makeAgent(), nodes[1].makeAgent()]) {
             try await eventually("n1 has n2") { await n1.peerKeys() == [nodes[1].keys.publicKey] }
@@ -104,10 +98,7 @@ import Testing
     }
 
     @Test func passesBetweenResyncsPlanAgainstTheLastAppliedStateWithoutReadingAnythingBack() async throws {
-        let store = InMemoryDatastore()
-        let nodes = [await SimNode(index: 1, store: store), await SimNode(index: 2, store: store), await SimNode(index: 3, store: store)]
-        let controller = makeController(store)
-        try await enable(store)
+        let (store, nodes, controller) = try await enabledMesh(nodes: 3)
         let n1 = nodes[0]
         // No resync and no periodic status within the test: every read would be a change's.
         let quiet = n1.makeAgent(resyncInterval: .seconds(3600), statusInterval: .seconds(3600))
@@ -133,10 +124,7 @@ import Testing
     }
 
     @Test func aPeerAndARouteRemovedBehindTheAgentsBackAreBackAfterAResync() async throws {
-        let store = InMemoryDatastore()
-        let nodes = [await SimNode(index: 1, store: store), await SimNode(index: 2, store: store)]
-        let controller = makeController(store)
-        try await enable(store)
+        let (_, nodes, controller) = try await enabledMesh(nodes: 2)
         let n1 = nodes[0]
         try await running([controller, n1.makeAgent(), nodes[1].makeAgent()]) {
             try await eventually("n1 has n2") { await n1.peerKeys() == [nodes[1].keys.publicKey] }
@@ -177,10 +165,7 @@ import Testing
     }
 
     @Test func deviceThatDiesIsRecreatedAndReprogrammed() async throws {
-        let store = InMemoryDatastore()
-        let nodes = [await SimNode(index: 1, store: store), await SimNode(index: 2, store: store)]
-        let controller = makeController(store)
-        try await enable(store)
+        let (_, nodes, controller) = try await enabledMesh(nodes: 2)
         let n1 = nodes[0]
         try await running([controller, n1.makeAgent(), nodes[1].makeAgent()]) {
             try await eventually("n1 has n2") { await n1.peerKeys() == [nodes[1].keys.publicKey] }
@@ -193,10 +178,7 @@ import Testing
     }
 
     @Test func corruptRecordsKeepTheLastGoodState() async throws {
-        let store = InMemoryDatastore()
-        let nodes = [await SimNode(index: 1, store: store), await SimNode(index: 2, store: store)]
-        let controller = makeController(store)
-        try await enable(store)
+        let (store, nodes, controller) = try await enabledMesh(nodes: 2)
         let n1 = nodes[0]
         let health = AgentHealth()
         try await running([controller, n1.makeAgent(health: health), nodes[1].makeAgent()]) {

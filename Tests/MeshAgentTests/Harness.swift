@@ -76,6 +76,16 @@ func makeController(_ store: any Datastore, identity: String = "c1", ttl: Int64 
                       store: store, wallClock: FixedWallClock(), logger: logger)
 }
 
+/// A store with encryption enabled, nodes n1…n`count` on it, and a controller (not yet running).
+func enabledMesh(nodes count: Int) async throws -> (store: InMemoryDatastore, nodes: [SimNode], controller: Controller) {
+    let store = InMemoryDatastore()
+    var nodes: [SimNode] = []
+    for index in 1...count { nodes.append(await SimNode(index: index, store: store)) }
+    let controller = makeController(store)
+    try await enable(store)
+    return (store, nodes, controller)
+}
+
 func enable(_ store: any Datastore, strict: Bool = false) async throws {
     try await store.put(StoreKeys.config, value: RecordCodec.encode(ClusterConfig(enabled: true, strict: strict)), lease: nil)
 }
