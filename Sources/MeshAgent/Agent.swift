@@ -85,11 +85,11 @@ public final class Agent: Service {
                     try await store.keepAlive(lease.id)
                     if await state.claimMissing() {
                         logger.warning("own claim was removed from the store; publishing it again")
-                        try await store.put(key, value: value, lease: lease.id)
+                        await state.claimWritten(at: try await store.put(key, value: value, lease: lease.id))
                     }
                 } else {
                     let lease = try await store.grantLease(ttl: configuration.leaseTTL)
-                    try await store.put(key, value: value, lease: lease.id)
+                    await state.claimWritten(at: try await store.put(key, value: value, lease: lease.id))
                     await state.setLease(lease)
                     logger.info("claim published", metadata: ["lease": "\(lease.id)", "ttl": "\(lease.ttl)"])
                 }
@@ -164,7 +164,7 @@ public final class Agent: Service {
             do {
                 let report = try await reconciler.reconcile(view, removeUnknownPeers: true, known: known, parsed: &parsed)
                 known = report.known
-                await state.setDevice(report.device, names: report.nodesByKey)
+                await state.setDevice(report.device, names: report.nodesByKey, incomplete: report.incomplete)
                 let elapsed = ContinuousClock.now - started
                 metrics.reconciles.increment()
                 // Status says which revision is applied; `enable --wait` and operators rely on
@@ -198,7 +198,7 @@ public final class Agent: Service {
                 backoff.reset()
             } catch {
                 known = nil
-                await state.setDevice(nil, names: [:])
+                await state.setDevice(nil, names: [:], incomplete: [])
                 metrics.syncErrors.increment()
                 metrics.inSync.record(0)
                 health.update { $0.lastApplyOK = false; $0.lastError = "\(error)" }
@@ -248,8 +248,8 @@ public final class Agent: Service {
             lastWrite = ContinuousClock.now
             // A write for a change shows the device as the pass left it; the periodic one
             // reads it for fresh handshake times and counters.
-            let record = await statusRecord(readDevice: due, peers: &peers)
-            metrics.recordPeers(record.peers, values: due)
+            let (record, entries) = await statusRecord(readDevice: due, peers: &peers)
+            metrics.recordPeers(entries, values: due)
             let value = RecordCodec.encode(record)
             guard value != lastWritten || dirty else { continue }
             do {
@@ -262,12 +262,14 @@ public final class Agent: Service {
         }
     }
 
-    func statusRecord(readDevice: Bool = true, peers cache: inout StatusPeers) async -> NodeStatusRecord {
+    /// The status, and an entry for every programmed peer (for the metrics; the status lists
+    /// them only up to ``AgentConfiguration/statusPeerLimit``).
+    func statusRecord(readDevice: Bool = true, peers cache: inout StatusPeers) async -> (NodeStatusRecord, [NodeStatusRecord.Peer]) {
         let snapshot = health.snapshot
         let view = await state.currentView()
         let enabled = view.config?.enabled == true
         var peers: [NodeStatusRecord.Peer] = []
-        var (device, names) = await state.lastApplied
+        var (device, names, incomplete) = await state.lastApplied
         if readDevice || device == nil { device = enabled ? try? await devices.device(named: settings.interface) : nil }
         if enabled, let device {
             if names.isEmpty {
@@ -278,11 +280,16 @@ public final class Agent: Service {
             }
             peers = cache.entries(for: device, names: names)
         }
-        return NodeStatusRecord(node: settings.node.rawValue, backend: devices.kind, interface: settings.interface,
-                                enabled: view.config?.enabled ?? false, strict: view.config?.strict ?? false,
-                                publicKeyFingerprint: keys.publicKey.fingerprint, peers: peers,
-                                appliedRevision: snapshot.appliedRevision, inSync: snapshot.ready,
-                                lastError: snapshot.lastError, updatedAt: wallClock.now())
+        var totals = NodeStatusRecord.PeerTotals(listing: peers)
+        totals.listed = peers.count <= configuration.statusPeerLimit
+        let record = NodeStatusRecord(
+            node: settings.node.rawValue, backend: devices.kind, interface: settings.interface,
+            enabled: view.config?.enabled ?? false, strict: view.config?.strict ?? false,
+            publicKeyFingerprint: keys.publicKey.fingerprint, peers: totals.listed ? peers.sorted { $0.node < $1.node } : [],
+            totals: totals, incompletePeers: incomplete.isEmpty ? nil : incomplete.map(\.rawValue).sorted(),
+            appliedRevision: snapshot.appliedRevision, inSync: snapshot.ready, lastError: snapshot.lastError,
+            updatedAt: wallClock.now())
+        return (record, peers)
     }
 }
 
@@ -294,9 +301,10 @@ actor AgentState {
     private var statusDirty = true
     private var resyncDue = false
     private var reported: Set<String> = []
-    /// The device as the last pass left it and the node of each key it programmed; nil and
-    /// empty before the first pass and after a failure.
-    private(set) var lastApplied: (device: DeviceState?, names: [PublicKey: NodeName]) = (nil, [:])
+    /// The device as the last pass left it, the node of each key it programmed and the
+    /// accepted peers it could not program in full; nil and empty before the first pass and
+    /// after a failure.
+    private(set) var lastApplied: (device: DeviceState?, names: [PublicKey: NodeName], incomplete: Set<NodeName>) = (nil, [:], [])
 
     init(node: NodeName) { mesh = MeshState(node: node) }
 
@@ -316,13 +324,20 @@ actor AgentState {
     }
 
     func currentView() -> MeshView { mesh.view }
-    func setDevice(_ device: DeviceState?, names: [PublicKey: NodeName]) { lastApplied = (device, names) }
+    func setDevice(_ device: DeviceState?, names: [PublicKey: NodeName], incomplete: Set<NodeName>) {
+        lastApplied = (device, names, incomplete)
+    }
     func requestResync() { resyncDue = true }
     func takeResyncDue() -> Bool {
         defer { resyncDue = false }
         return resyncDue
     }
-    func claimMissing() -> Bool { fullSyncDone && !mesh.ownClaimPresent }
+    private var claimWrittenAt: Revision = 0
+    func claimWritten(at revision: Revision) { claimWrittenAt = max(claimWrittenAt, revision) }
+    /// Whether the store lost this node's claim: absent from a view that has caught up with the
+    /// agent's own last write of it. A view behind that write proves nothing; judged from it,
+    /// agents whose watch lagged in a thousand-node mesh re-put their claim every keep-alive.
+    func claimMissing() -> Bool { fullSyncDone && !mesh.ownClaimPresent && mesh.revision >= claimWrittenAt }
     private var statusWakeup: AsyncStream<Void>.Continuation?
     func setStatusWakeup(_ wakeup: AsyncStream<Void>.Continuation) { statusWakeup = wakeup }
     func setLease(_ lease: Lease?) { self.lease = lease; markStatusDirty() }

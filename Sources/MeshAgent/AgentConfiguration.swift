@@ -14,6 +14,11 @@ public struct AgentConfiguration: Sendable {
     /// The least time between two status writes made because something changed: a burst of
     /// changes costs one write of a status that lists every peer, not one per change.
     public var statusMinInterval: Duration
+    /// The most peers a status lists one by one. Above it the status carries sums only: at a
+    /// thousand nodes a full list is about 100 KB per node, and every node rewrites its
+    /// status after each change (a hundred megabytes into the datastore per new key).
+    /// Per-peer figures stay in the agent's metrics.
+    public var statusPeerLimit: Int
     /// Retry delays after a failed store or data-plane operation. Capped at 2 s so that an
     /// agent is back in sync within seconds of the datastore's return, however long it was
     /// gone; one attempt per 2 s and agent is little load for a recovering store.
@@ -22,13 +27,14 @@ public struct AgentConfiguration: Sendable {
     public var agentVersion: String
 
     public init(settings: NodeSettings, leaseTTL: Int64 = 15, resyncInterval: Duration = .seconds(10),
-                statusInterval: Duration = .seconds(10), statusMinInterval: Duration = .seconds(1),
+                statusInterval: Duration = .seconds(10), statusMinInterval: Duration = .seconds(1), statusPeerLimit: Int = 128,
                 backoff: Backoff = Backoff(maximum: .seconds(2)), agentVersion: String = "meshguard") {
         self.settings = settings
         self.leaseTTL = leaseTTL
         self.resyncInterval = resyncInterval
         self.statusInterval = statusInterval
         self.statusMinInterval = statusMinInterval
+        self.statusPeerLimit = statusPeerLimit
         self.backoff = backoff
         self.agentVersion = agentVersion
     }

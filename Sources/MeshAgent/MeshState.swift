@@ -26,7 +26,8 @@ struct MeshState: Sendable {
         revision = listing.revision
     }
 
-    /// Applies one event. Returns whether it can change this node's data plane.
+    /// Applies one event. Returns whether it can change this node's data plane: config, pools,
+    /// peer records and rejected verdicts can; claims, accepted verdicts and statuses cannot.
     @discardableResult
     mutating func apply(_ event: WatchEvent) -> Bool {
         revision = max(revision, event.revision)
@@ -40,7 +41,7 @@ struct MeshState: Sendable {
             if key == StoreKeys.pools { view.pools = []; return true }
             if key == StoreKeys.claim(node) { ownClaimPresent = false; return false }
             if let node = nodeName(key, StoreKeys.peersPrefix) { return view.peers.removeValue(forKey: node) != nil }
-            if let node = nodeName(key, StoreKeys.verdictsPrefix) { return view.verdicts.removeValue(forKey: node) != nil }
+            if let node = nodeName(key, StoreKeys.verdictsPrefix) { return view.verdicts.removeValue(forKey: node)?.state == .rejected }
             return false
         }
     }
@@ -59,7 +60,13 @@ struct MeshState: Sendable {
             } else if let node = nodeName(key, StoreKeys.peersPrefix) {
                 view.peers[node] = try RecordCodec.decode(PeerRecord.self, from: kv.value, key: key)
             } else if let node = nodeName(key, StoreKeys.verdictsPrefix) {
-                view.verdicts[node] = try RecordCodec.decode(VerdictRecord.self, from: kv.value, key: key)
+                let verdict = try RecordCodec.decode(VerdictRecord.self, from: kv.value, key: key)
+                let old = view.verdicts.updateValue(verdict, forKey: node)
+                corrupt[key] = nil
+                // Only rejected verdicts shape the data plane (fallback routes for the CIDRs
+                // they own). An accepted verdict renewed for a claim published again needs no
+                // pass; in a thousand-node mesh every agent ran one for each.
+                return verdict.state == .rejected || old?.state == .rejected
             } else {
                 return false
             }

@@ -11,6 +11,8 @@ struct ReconcileReport: Sendable {
     var deviceCreated = false
     var tornDown = false
     var problems: [String] = []
+    /// Accepted peers not programmed in full because of those problems.
+    var incomplete: Set<NodeName> = []
     /// The data plane as the pass left it: read back, or known from the last state and the
     /// patches applied since. nil after a tear-down.
     var known: KnownDataplane?
@@ -65,7 +67,7 @@ struct Reconciler: Sendable {
             return try await tearDown()
         }
         phases.mark("desired")
-        var report = ReconcileReport(problems: desired.problems, nodesByKey: desired.nodesByKey)
+        var report = ReconcileReport(problems: desired.problems, incomplete: desired.incomplete, nodesByKey: desired.nodesByKey)
         let name = settings.interface
 
         // Order matters: the device and its peers first, then the link, then routes, and the

@@ -7,8 +7,8 @@ import MeshCore
 struct StatusPeers {
     private var cache: [PublicKey: (state: PeerState, node: String, entry: NodeStatusRecord.Peer)] = [:]
 
-    /// The entries for `device`'s peers (the placeholder left out), sorted by node name; a key
-    /// `names` does not know is reported as node "unknown".
+    /// The entries for `device`'s peers (the placeholder left out), in the device's order; a
+    /// key `names` does not know is reported as node "unknown".
     mutating func entries(for device: DeviceState, names: [PublicKey: NodeName]) -> [NodeStatusRecord.Peer] {
         var next: [PublicKey: (state: PeerState, node: String, entry: NodeStatusRecord.Peer)] = [:]
         next.reserveCapacity(device.peers.count)
@@ -28,6 +28,6 @@ struct StatusPeers {
             entries.append(entry)
         }
         cache = next
-        return entries.sorted { $0.node < $1.node }
+        return entries
     }
 }

@@ -15,7 +15,16 @@ extension RecordCodec {
         out.raw("{\"appliedRevision\":"); out.integer(status.appliedRevision)
         if let backend = status.backend { out.raw(",\"backend\":"); out.string(backend.rawValue) }
         out.raw(",\"enabled\":"); out.bool(status.enabled)
+        // Sorted as JSONEncoder sorts: by code point, so "inSync" comes before "incompletePeers".
         out.raw(",\"inSync\":"); out.bool(status.inSync)
+        if let incomplete = status.incompletePeers {
+            out.raw(",\"incompletePeers\":[")
+            for (i, node) in incomplete.enumerated() {
+                if i > 0 { out.raw(",") }
+                out.string(node)
+            }
+            out.raw("]")
+        }
         out.raw(",\"interface\":"); out.string(status.interface)
         if let error = status.lastError { out.raw(",\"lastError\":"); out.string(error) }
         out.raw(",\"node\":"); out.string(status.node)
@@ -38,6 +47,14 @@ extension RecordCodec {
         }
         out.raw("],\"publicKeyFingerprint\":"); out.string(status.publicKeyFingerprint)
         out.raw(",\"strict\":"); out.bool(status.strict)
+        if let totals = status.totals {
+            out.raw(",\"totals\":{\"count\":"); out.integer(totals.count)
+            if let handshake = totals.latestHandshake { out.raw(",\"latestHandshake\":"); out.double(handshake.seconds) }
+            out.raw(",\"listed\":"); out.bool(totals.listed)
+            out.raw(",\"rxBytes\":"); out.integer(totals.rxBytes)
+            out.raw(",\"txBytes\":"); out.integer(totals.txBytes)
+            out.raw("}")
+        }
         out.raw(",\"updatedAt\":"); out.double(status.updatedAt.seconds)
         out.raw("}")
         return out.bytes

@@ -9,6 +9,13 @@ struct ControllerState: Sendable {
     private(set) var removals: [String: KeyValue] = [:]
     private(set) var pools: KeyValue?
     private(set) var revision: Revision = 0
+    /// The claims, peer records and verdicts decoded once, when they are set: a plan runs on
+    /// every change and decoding every record each time was most of the controller's work in
+    /// a thousand-node mesh. Claims under a key that is not a node name, and peer records and
+    /// verdicts that do not decode, are left out.
+    private(set) var claimInputs: [String: ClaimInput] = [:]
+    private(set) var peerRecords: [String: PeerRecord] = [:]
+    private(set) var verdictRecords: [String: VerdictRecord] = [:]
 
     mutating func reset(to listing: Listing) {
         self = ControllerState()
@@ -75,10 +82,24 @@ struct ControllerState: Sendable {
         for (prefix, path) in Self.perNode {
             if let node = StoreKeys.nodeSuffix(of: key, prefix: prefix) {
                 self[keyPath: path][node] = value
+                decode(node, prefix, value)
                 return true
             }
         }
         return false
+    }
+
+    private mutating func decode(_ node: String, _ prefix: String, _ value: KeyValue?) {
+        switch prefix {
+        case StoreKeys.claimsPrefix:
+            claimInputs[node] = value.flatMap { kv in (try? NodeName(node)).map { ClaimInput.from(kv, node: $0) } }
+        case StoreKeys.peersPrefix:
+            peerRecords[node] = value.flatMap { try? RecordCodec.decode(PeerRecord.self, from: $0.value, key: $0.key) }
+        case StoreKeys.verdictsPrefix:
+            verdictRecords[node] = value.flatMap { try? RecordCodec.decode(VerdictRecord.self, from: $0.value, key: $0.key) }
+        default:
+            break
+        }
     }
 }
 
@@ -111,26 +132,21 @@ func planControllerWrites(_ state: ControllerState, pools: [IPPrefix], poolsReco
         plan.decisions.append("removed node \(node) (peer record, verdict, claim and status deleted)")
     }
 
-    var claims: [ClaimInput] = []
-    for (raw, kv) in state.claims.sorted(by: { $0.key < $1.key }) where !removed.contains(raw) {
-        // A claim under a key that is not a node name cannot get a verdict key; it is ignored.
-        guard let node = try? NodeName(raw) else { continue }
-        claims.append(.from(kv, node: node))
-    }
+    // A claim under a key that is not a node name cannot get a verdict key; it is ignored
+    // (it has no decoded input).
+    let claims = state.claimInputs.filter { !removed.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
     var accepted: [NodeName: AcceptedInput] = [:]
-    for (raw, kv) in state.peers where !removed.contains(raw) {
-        guard let node = try? NodeName(raw),
-              let record = try? RecordCodec.decode(PeerRecord.self, from: kv.value, key: kv.key) else { continue }
+    for (raw, record) in state.peerRecords where !removed.contains(raw) {
+        guard let node = try? NodeName(raw), let kv = state.peers[raw] else { continue }
         accepted[node] = AcceptedInput(record: record, createRevision: kv.createRevision)
     }
 
     let outcome = validateClaims(claims, pools: pools, accepted: accepted)
 
-    for (node, record) in outcome.peers.sorted(by: { $0.key < $1.key }) {
-        let value = RecordCodec.encode(record)
-        if state.peers[node.rawValue]?.value != value {
-            plan.operations.append(.put(key: StoreKeys.peer(node), value: value, lease: nil))
-        }
+    // Records are compared decoded: only what changed is encoded. A stored record that
+    // decodes to the same value is left as it is, whatever its bytes.
+    for (node, record) in outcome.peers.sorted(by: { $0.key < $1.key }) where state.peerRecords[node.rawValue] != record {
+        plan.operations.append(.put(key: StoreKeys.peer(node), value: RecordCodec.encode(record), lease: nil))
     }
     // A peer record that does not decode (written by someone else) is replaced or removed.
     for (raw, _) in state.peers where !removed.contains(raw) {
@@ -138,10 +154,9 @@ func planControllerWrites(_ state: ControllerState, pools: [IPPrefix], poolsReco
         plan.operations.append(.delete(key: StoreKeys.peersPrefix + raw))
     }
     for (node, verdict) in outcome.verdicts.sorted(by: { $0.key < $1.key }) {
-        let value = RecordCodec.encode(verdict)
-        guard state.verdicts[node.rawValue]?.value != value else { continue }
-        plan.operations.append(.put(key: StoreKeys.verdict(node), value: value, lease: nil))
-        let old = state.verdicts[node.rawValue].flatMap { try? RecordCodec.decode(VerdictRecord.self, from: $0.value, key: "") }
+        let old = state.verdictRecords[node.rawValue]
+        guard old != verdict else { continue }
+        plan.operations.append(.put(key: StoreKeys.verdict(node), value: RecordCodec.encode(verdict), lease: nil))
         if old?.state != verdict.state || old?.reasons != verdict.reasons {
             plan.decisions.append(verdict.state == .accepted
                 ? "accepted node \(node)"

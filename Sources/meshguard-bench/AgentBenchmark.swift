@@ -43,6 +43,8 @@ enum AgentBenchmark {
         ])
         let started = ContinuousClock.now
         let agent = try AgentProcess(arguments: arguments, logPath: scratch.path + "/agent.log")
+        let agentCleanup = agent.killOnInterrupt()
+        defer { Cleanup.shared.dismiss(agentCleanup) }
         do {
             let probe = AgentProbe(namespace: namespace, device: device, agent: agent)
             var summary = try await measurements(probe: probe, executable: executable, started: started, records: records,

@@ -25,6 +25,13 @@ final class AgentProcess {
 
     var isRunning: Bool { process.isRunning }
 
+    /// Kills the process if the benchmark is interrupted before `stop()`: a controller left
+    /// behind keeps retrying its vanished datastore and takes CPU from every later run.
+    func killOnInterrupt() -> Cleanup.Token {
+        let pid = self.pid
+        return Cleanup.shared.register { kill(pid, SIGKILL) }
+    }
+
     /// Whether the process runs `executable` now (checks that the launchers exec'd into it, so
     /// that `pid` is the agent's own).
     func runs(_ executable: String) -> Bool {

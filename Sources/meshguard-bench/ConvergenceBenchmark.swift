@@ -30,16 +30,18 @@ enum ConvergenceBenchmark {
 
         // The datastore.
         var etcd: EtcdCluster?
+        var etcdCleanup: Cleanup.Token?
         let url: String
         switch kind {
         case .etcd:
             let cluster = try EtcdCluster.start(parentDirectory: scratch.path)
             etcd = cluster
             url = cluster.datastoreURL
+            etcdCleanup = Cleanup.shared.register { cluster.stop() }
         case .sqlite:
             url = "sqlite://\(scratch.path)/meshguard.db"
         }
-        defer { etcd?.stop() }
+        defer { etcdCleanup.map(Cleanup.shared.perform) }
         func open() throws -> any Datastore {
             switch kind {
             case .etcd: try EtcdDatastore(configuration: EtcdConfiguration(endpoints: etcd!.endpoints))
@@ -51,7 +53,9 @@ enum ConvergenceBenchmark {
         let controller = try AgentProcess(arguments: [binary, "controller", "--datastore", url, "--identity", "bench",
                                                       "--pod-cidr-pool", "10.0.0.0/8", "--lease-ttl", "10", "--log-level", ProcessInfo.processInfo.environment["MESHGUARD_BENCH_CONTROLLER_LOG"] == nil ? "warning" : "info"],
                                           logPath: "\(scratch.path)/controller.log")
+        let controllerCleanup = controller.killOnInterrupt()
         defer {
+            Cleanup.shared.dismiss(controllerCleanup)
             _ = controller.stop()
             if let keep = ProcessInfo.processInfo.environment["MESHGUARD_BENCH_CONTROLLER_LOG"] {
                 try? FileManager.default.removeItem(atPath: keep)
@@ -65,12 +69,14 @@ enum ConvergenceBenchmark {
         // N agents, each with its own datastore connection, as separate processes would have.
         let tracker = KeyTracker()
         var logger = Logger(label: "bench.agent")
-        logger.logLevel = .critical
+        // MESHGUARD_BENCH_AGENT_LOG=warning shows what the agents retry (a thousand of them).
+        logger.logLevel = ProcessInfo.processInfo.environment["MESHGUARD_BENCH_AGENT_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         var tasks: [Task<Void, Never>] = []
         var stores: [any Datastore] = []
         var agents: [Agent] = []
         var healths: [AgentHealth] = []
         var deviceIDs: [ObjectIdentifier] = []
+        var observed: [ObservedDevices] = []
         for i in 0..<n {
             let name = try NodeName("node-\(i)")
             let address = try IPAddress("172.16.\(i >> 8).\(i & 255)")
@@ -84,12 +90,17 @@ enum ConvergenceBenchmark {
             let store = try open()
             stores.append(store)
             let health = AgentHealth()
-            agents.append(Agent(configuration: AgentConfiguration(settings: settings, leaseTTL: 15, resyncInterval: .seconds(30),
+            // Lease TTL 60 s, not the agents' default 15 s: a thousand agents share two cores
+            // here, and while the mesh forms a keep-alive waits seconds for a thread; at 15 s
+            // leases ran out and every agent published its claim again (a real node runs
+            // one agent, not a thousand).
+            agents.append(Agent(configuration: AgentConfiguration(settings: settings, leaseTTL: 60, resyncInterval: .seconds(30),
                                                                   statusInterval: .seconds(10)),
                                 keys: keys, store: store, devices: devices, routing: routing, wallClock: SystemClock(),
                                 logger: logger, health: health))
             healths.append(health)
             deviceIDs.append(ObjectIdentifier(devices))
+            observed.append(devices)
         }
         // All built first, then started together: built while the first ones ran, a thousand
         // agents took minutes just to be created.
@@ -100,9 +111,28 @@ enum ConvergenceBenchmark {
         // Forming the mesh is quadratic (every agent applies every peer): a thousand agents take
         // minutes on two cores, so the wait grows with N and says how far it got.
         try await waitFor("\(n) agents with \(n - 1) peers each", timeout: .seconds(Double(max(60, n * n / 2000))),
-                          progress: { "  meshing: \(await tracker.agentsWith(peers: n - 1)) of \(n) agents have every peer, "
-                                      + "\(await tracker.totalPeers()) of \(n * (n - 1)) peers programmed, after \(milliseconds(ContinuousClock.now - started))" }) {
-            await tracker.agentsWith(peers: n - 1) == n
+                          progress: { "  meshing: \(tracker.agentsWith(peers: n - 1)) of \(n) agents have every peer, "
+                                      + "\(tracker.totalPeers()) of \(n * (n - 1)) peers programmed, after \(milliseconds(ContinuousClock.now - started)); "
+                                      + healthTally(healths) }) {
+            tracker.agentsWith(peers: n - 1) == n
+        } onTimeout: {
+            // Which accepted peers the slowest agents lack, and whether their revision says
+            // they have seen them: tells a lost event from a pass not run.
+            let records = (try? await admin.list(prefix: StoreKeys.peersPrefix).items) ?? []
+            var shown = 0
+            for i in 0..<n where shown < 3 {
+                let keys = Set(await observed[i].inner.devices[NodeSettings.defaultInterface]?.peers.map(\.publicKey.base64) ?? [])
+                guard keys.count < n - 1 else { continue }
+                shown += 1
+                let health = healths[i].snapshot
+                let missing = records.filter { kv in
+                    guard let record = try? RecordCodec.decode(PeerRecord.self, from: kv.value, key: kv.key) else { return false }
+                    return record.node != "node-\(i)" && !keys.contains(record.publicKey)
+                }
+                let seen = missing.filter { $0.modRevision <= health.knownRevision }
+                print("    node-\(i): \(keys.count) peers; lacks \(missing.count) records, \(seen.count) of them at or before its known "
+                      + "revision \(health.knownRevision) (e.g. \(seen.prefix(3).map { "\($0.key)@\($0.modRevision)" })); \(health.reason)")
+            }
         }
         let meshed = ContinuousClock.now - started
         print("  \(n) agents meshed after \(milliseconds(meshed))")
@@ -137,22 +167,22 @@ enum ConvergenceBenchmark {
             let j = n + c
             let claim = ClaimRecord(node: "new-\(c)", publicKey: key.base64, address: "172.16.\(j >> 8).\(j & 255)", listenPort: 51830,
                                     podCIDRs: ["10.\(j >> 8).\(j & 255).0/24"])
-            await tracker.expect(key)
+            tracker.expect(key)
             let written = ContinuousClock.now
             try await admin.put(StoreKeys.claim(try NodeName("new-\(c)")), value: RecordCodec.encode(claim), lease: nil)
             do {
                 try await waitFor("key \(c) on all \(n) agents", timeout: .seconds(60), poll: .milliseconds(5)) {
-                    await tracker.count(key) >= n
+                    tracker.count(key) >= n
                 }
             } catch {
                 // Say which agents lack it and what their health says, then give up.
-                let have = await tracker.devices(with: key)
+                let have = tracker.devices(with: key)
                 let missing = deviceIDs.indices.filter { !have.contains(deviceIDs[$0]) }
                 print("  key \(c) reached \(n - missing.count) of \(n) agents; store revision \((try? await admin.currentRevision()) ?? -1)")
                 for i in missing.prefix(5) { print("    node-\(i): \(healths[i].snapshot)") }
                 throw error
             }
-            latencies.append(await tracker.lastApplied(key)! - written)
+            latencies.append(tracker.lastApplied(key)! - written)
             if let seen = await peerSeen.time(of: StoreKeys.peer(try NodeName("new-\(c)"))) { published.append(seen - written) }
             try await Task.sleep(for: .milliseconds(300))
         }
@@ -184,8 +214,20 @@ enum ConvergenceBenchmark {
         return summary
     }
 
+    /// How many agents are in each state, the most common first, e.g. "998 in sync, 2 datastore
+    /// unreachable: …" (revisions left out, so that agents in the same state count together).
+    static func healthTally(_ healths: [AgentHealth]) -> String {
+        var counts: [String: Int] = [:]
+        for health in healths {
+            let reason = health.snapshot.reason.replacing(/revision \d+/, with: "revision …").replacing(/applied \d+/, with: "applied …")
+            counts[String(reason.prefix(160)), default: 0] += 1
+        }
+        return counts.sorted { $0.value > $1.value }.prefix(4).map { "\($0.value) \($0.key)" }.joined(separator: "; ")
+    }
+
     static func waitFor(_ what: String, timeout: Duration, poll: Duration = .milliseconds(100),
-                        progress: (() async -> String)? = nil, _ condition: () async throws -> Bool) async throws {
+                        progress: (() async -> String)? = nil, _ condition: () async throws -> Bool,
+                        onTimeout: () async -> Void = {}) async throws {
         let deadline = ContinuousClock.now + timeout
         var nextReport = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
@@ -197,6 +239,7 @@ enum ConvergenceBenchmark {
                 nextReport = ContinuousClock.now + .seconds(10)
             }
         }
+        await onTimeout()
         throw BenchError("timed out after \(timeout) waiting for \(what)")
     }
 
@@ -263,32 +306,36 @@ actor PeerTimes {
     func count(_ what: String) { counts[what, default: 0] += 1 }
 }
 
-/// When each agent's device received which awaited key.
-actor KeyTracker {
-    private var awaited: Set<PublicKey> = []
-    private var applied: [PublicKey: (count: Int, last: ContinuousClock.Instant)] = [:]
-    private var peerCounts: [ObjectIdentifier: Int] = [:]
+/// When each agent's device received which awaited key. A lock, not an actor: a thousand
+/// agents report to it after every patch, and as an actor its queue of messages delayed both
+/// them and the bench's own polling.
+final class KeyTracker: Sendable {
+    private struct State {
+        var awaited: Set<PublicKey> = []
+        var applied: [PublicKey: (count: Int, last: ContinuousClock.Instant)] = [:]
+        var appliedBy: [PublicKey: Set<ObjectIdentifier>] = [:]
+        var peerCounts: [ObjectIdentifier: Int] = [:]
+    }
+    private let state = Mutex(State())
 
-    func expect(_ key: PublicKey) { awaited.insert(key) }
+    func expect(_ key: PublicKey) { state.withLock { _ = $0.awaited.insert(key) } }
 
-    private var appliedBy: [PublicKey: Set<ObjectIdentifier>] = [:]
-
-    func record(_ keys: [PublicKey], at instant: ContinuousClock.Instant, by device: ObjectIdentifier) {
-        for key in keys where awaited.contains(key) {
-            let old = applied[key]
-            applied[key] = ((old?.count ?? 0) + 1, instant)
-            appliedBy[key, default: []].insert(device)
+    func record(_ keys: [PublicKey], peers: Int, at instant: ContinuousClock.Instant, by device: ObjectIdentifier) {
+        state.withLock { s in
+            s.peerCounts[device] = peers
+            for key in keys where s.awaited.contains(key) {
+                let old = s.applied[key]
+                s.applied[key] = ((old?.count ?? 0) + 1, instant)
+                s.appliedBy[key, default: []].insert(device)
+            }
         }
     }
 
-    func devices(with key: PublicKey) -> Set<ObjectIdentifier> { appliedBy[key] ?? [] }
-
-    func count(_ key: PublicKey) -> Int { applied[key]?.count ?? 0 }
-    func lastApplied(_ key: PublicKey) -> ContinuousClock.Instant? { applied[key]?.last }
-
-    func setPeers(_ count: Int, of device: ObjectIdentifier) { peerCounts[device] = count }
-    func agentsWith(peers: Int) -> Int { peerCounts.values.filter { $0 >= peers }.count }
-    func totalPeers() -> Int { peerCounts.values.reduce(0, +) }
+    func devices(with key: PublicKey) -> Set<ObjectIdentifier> { state.withLock { $0.appliedBy[key] ?? [] } }
+    func count(_ key: PublicKey) -> Int { state.withLock { $0.applied[key]?.count ?? 0 } }
+    func lastApplied(_ key: PublicKey) -> ContinuousClock.Instant? { state.withLock { $0.applied[key]?.last } }
+    func agentsWith(peers: Int) -> Int { state.withLock { $0.peerCounts.values.filter { $0 >= peers }.count } }
+    func totalPeers() -> Int { state.withLock { $0.peerCounts.values.reduce(0, +) } }
 }
 
 /// The in-memory device of one agent, telling the tracker when a patch adds a peer.
@@ -309,8 +356,7 @@ final class ObservedDevices: WireGuardDevices {
     func apply(_ patch: DevicePatch, to name: String) async throws {
         try await inner.apply(patch, to: name)
         let now = ContinuousClock.now
-        await tracker.record(patch.peers.filter { !$0.remove }.map(\.publicKey), at: now, by: ObjectIdentifier(self))
         let peers = try await inner.device(named: name)?.peers.count ?? 0
-        await tracker.setPeers(peers, of: ObjectIdentifier(self))
+        tracker.record(patch.peers.filter { !$0.remove }.map(\.publicKey), peers: peers, at: now, by: ObjectIdentifier(self))
     }
 }

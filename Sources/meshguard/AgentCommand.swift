@@ -37,6 +37,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "How often the data plane is read back and corrected.") var resyncInterval = "10s"
     @Option(help: "How often status is written to the store.") var statusInterval = "10s"
     @Option(help: "The least time between two status writes made because something changed.") var statusMinInterval = "1s"
+    @Option(help: "The most peers the status lists one by one; above it, sums only (per-peer figures stay in /metrics).")
+    var statusPeerLimit = 128
     @Option(help: "Address for /healthz, /readyz and /metrics.") var httpHost = "0.0.0.0"
     @Option(help: "Port for /healthz, /readyz and /metrics (0: no HTTP server).") var httpPort = 9473
 
@@ -69,6 +71,7 @@ struct AgentCommand: AsyncParsableCommand {
         _ = try parseDuration(resyncInterval, option: "--resync-interval")
         _ = try parseDuration(statusInterval, option: "--status-interval")
         _ = try parseDuration(statusMinInterval, option: "--status-min-interval")
+        guard statusPeerLimit >= 0 else { throw ValidationError("--status-peer-limit \(statusPeerLimit) must be 0 or more") }
         guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port \(httpPort) is not 0-65535") }
     }
 
@@ -84,6 +87,7 @@ struct AgentCommand: AsyncParsableCommand {
                                               resyncInterval: try parseDuration(resyncInterval, option: "--resync-interval"),
                                               statusInterval: try parseDuration(statusInterval, option: "--status-interval"),
                                               statusMinInterval: try parseDuration(statusMinInterval, option: "--status-min-interval"),
+                                              statusPeerLimit: statusPeerLimit,
                                               agentVersion: "meshguard \(Meshguard.version)"),
             keys: keys, store: try Adapters.store(store, create: false, logger: logger),
             devices: try Adapters.devices(backend: WireGuardBackendChoice(rawValue: wireguardBackend) ?? .auto,

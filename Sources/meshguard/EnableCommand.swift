@@ -65,7 +65,7 @@ func waitForAgents(_ store: any Datastore, enabled: Bool, applied revision: Revi
         let settled = running.allSatisfy { node in
             guard let status = loaded.records.statuses[node.name], status.inSync, status.enabled == enabled,
                   status.appliedRevision >= revision else { return false }
-            return !enabled || node.standing != .accepted || status.peers.count == node.peersExpected
+            return !enabled || node.standing != .accepted || node.peersProgrammed == node.peersExpected
         }
         let accepted = Set(running.filter { $0.standing == .accepted }.map(\.name))
         let open = (report.plaintextPaths + report.unverifiedPaths).filter { accepted.contains($0.from) && accepted.contains($0.to) }

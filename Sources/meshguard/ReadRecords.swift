@@ -28,7 +28,10 @@ func loadRecords(from store: any Datastore) async throws -> LoadedRecords {
             records.claimKeys.insert(n)
             records.claims[n] = decode(ClaimRecord.self, kv)
         }
-        else if let n = StoreKeys.nodeSuffix(of: key, prefix: StoreKeys.peersPrefix) { records.peers[n] = decode(PeerRecord.self, kv) }
+        else if let n = StoreKeys.nodeSuffix(of: key, prefix: StoreKeys.peersPrefix) {
+            records.peers[n] = decode(PeerRecord.self, kv)
+            records.peerRevisions[n] = kv.modRevision
+        }
         else if let n = StoreKeys.nodeSuffix(of: key, prefix: StoreKeys.verdictsPrefix) { records.verdicts[n] = decode(VerdictRecord.self, kv) }
         else if let n = StoreKeys.nodeSuffix(of: key, prefix: StoreKeys.statusPrefix) { records.statuses[n] = decode(NodeStatusRecord.self, kv) }
     }

@@ -57,6 +57,36 @@ import Testing
         }
     }
 
+    /// Above `statusPeerLimit` a status carries sums, not a list; `meshguard status` still
+    /// proves each path from the revision the agent applied.
+    @Test func aStatusAboveThePeerLimitCarriesTotalsAndStillProvesEveryPath() async throws {
+        let (store, nodes, controller) = try await enabledMesh(nodes: 4)
+        let agents = nodes.map { $0.makeAgent(statusPeerLimit: $0.index == 1 ? 2 : 128) }
+        try await running([controller] + agents) {
+            for node in nodes { try await eventually("\(node.name) has three peers") { await node.peerKeys().count == 3 } }
+            func records() async throws -> ClusterRecords {
+                var records = ClusterRecords(config: ClusterConfig(enabled: true, strict: false), pools: [], leader: nil,
+                                             claims: [:], peers: [:], verdicts: [:], statuses: [:])
+                for kv in try await store.list(prefix: StoreKeys.all).items {
+                    if let n = StoreKeys.nodeSuffix(of: kv.key, prefix: StoreKeys.peersPrefix) {
+                        records.peers[n] = try RecordCodec.decode(PeerRecord.self, from: kv.value, key: kv.key)
+                        records.peerRevisions[n] = kv.modRevision
+                        records.claimKeys.insert(n)
+                    } else if let n = StoreKeys.nodeSuffix(of: kv.key, prefix: StoreKeys.statusPrefix) {
+                        records.statuses[n] = try RecordCodec.decode(NodeStatusRecord.self, from: kv.value, key: kv.key)
+                    }
+                }
+                return records
+            }
+            try await eventually("every path proven encrypted") { try await buildClusterReport(records()).encryptedPaths == 12 }
+            let n1 = try #require(try await records().statuses["n1"])
+            #expect(n1.peers.isEmpty)
+            #expect(n1.totals?.count == 3 && n1.totals?.listed == false && n1.incompletePeers == nil)
+            let n2 = try #require(try await records().statuses["n2"])
+            #expect(n2.peers.map(\.node) == ["n1", "n3", "n4"] && n2.totals?.listed == true)
+        }
+    }
+
     @Test func restartWithIdenticalStateChangesNothing() async throws {
         let (_, nodes, controller) = try await enabledMesh(nodes: 2)
         let n1 = nodes[0]

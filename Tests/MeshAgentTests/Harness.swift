@@ -52,9 +52,9 @@ final class SimNode: Sendable {
     }
 
     func makeAgent(health: AgentHealth = AgentHealth(), resyncInterval: Duration = .milliseconds(200),
-                   statusInterval: Duration = .milliseconds(200)) -> Agent {
+                   statusInterval: Duration = .milliseconds(200), statusPeerLimit: Int = 128) -> Agent {
         Agent(configuration: AgentConfiguration(settings: settings, leaseTTL: 3, resyncInterval: resyncInterval,
-                                                statusInterval: statusInterval, backoff: testBackoff),
+                                                statusInterval: statusInterval, statusPeerLimit: statusPeerLimit, backoff: testBackoff),
               keys: keys, store: store, devices: devices, routing: routing, wallClock: FixedWallClock(), logger: logger,
               health: health)
     }

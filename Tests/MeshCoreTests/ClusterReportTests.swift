@@ -50,4 +50,45 @@ import Testing
         report = buildClusterReport(records)
         #expect(report.plaintextPaths.count == 2 && report.encryptedPaths == 0)
     }
+
+    /// A status that lists no peers (more than the agent's `--status-peer-limit`): n1's path to
+    /// each peer is judged by the revision n1 applied against that peer record's last write.
+    @Test(arguments: [
+        // (n1's applied revision, n1's incomplete peers, n1 enabled) → the paths from n1 not encrypted
+        (applied: 7, incomplete: nil, enabled: true, open: [String]()),
+        (applied: 6, incomplete: nil, enabled: true, open: ["n1→n3: n1 has not applied n3's record yet"]),
+        (applied: 4, incomplete: nil, enabled: true, open: ["n1→n2: n1 has not applied n2's record yet",
+                                                            "n1→n3: n1 has not applied n3's record yet"]),
+        (applied: 9, incomplete: ["n2"], enabled: true, open: ["n1→n2: n1 could not program n2's record (see its agent's log)"]),
+        (applied: 9, incomplete: [], enabled: false, open: ["n1→n2: n1 has encryption off", "n1→n3: n1 has encryption off"]),
+    ] as [(applied: Revision, incomplete: [String]?, enabled: Bool, open: [String])])
+    func unlistedPeersAreJudgedByTheAppliedRevision(_ c: (applied: Revision, incomplete: [String]?, enabled: Bool, open: [String])) {
+        var n1 = status(1, peers: [], enabled: c.enabled)
+        n1.totals = .init(count: 2, listed: false, latestHandshake: Timestamp(seconds: 300), rxBytes: 7, txBytes: 9)
+        n1.incompletePeers = c.incomplete
+        n1.appliedRevision = c.applied
+        let records = ClusterRecords(config: ClusterConfig(enabled: true, strict: false), pools: [], leader: nil,
+                                     claims: ["n1": claim(1), "n2": claim(2), "n3": claim(3)],
+                                     peers: ["n1": peer(1), "n2": peer(2), "n3": peer(3)],
+                                     peerRevisions: ["n1": 3, "n2": 5, "n3": 7], verdicts: [:],
+                                     statuses: ["n1": n1, "n2": status(2, peers: [1, 3]), "n3": status(3, peers: [1, 2])])
+        let report = buildClusterReport(records)
+        #expect(report.plaintextPaths.map { "\($0.from)→\($0.to): \($0.reason)" } == c.open)
+        #expect(report.encryptedPaths == 6 - c.open.count)
+        // The node's row shows the totals, not the (empty) list.
+        #expect(report.nodes[0].peersProgrammed == 2)
+        #expect(report.nodes[0].latestHandshake == Timestamp(seconds: 300))
+        #expect(report.nodes[0].rxBytes == 7 && report.nodes[0].txBytes == 9)
+    }
+
+    /// Without a recorded revision for the peer, an unlisted path is never counted as encrypted.
+    @Test func anUnlistedPeerWithoutARevisionIsNotEncrypted() {
+        var n1 = status(1, peers: [])
+        n1.totals = .init(count: 1, listed: false, latestHandshake: nil, rxBytes: 0, txBytes: 0)
+        n1.appliedRevision = .max
+        let records = ClusterRecords(config: ClusterConfig(enabled: true, strict: false), pools: [], leader: nil,
+                                     claims: ["n1": claim(1), "n2": claim(2)], peers: ["n1": peer(1), "n2": peer(2)],
+                                     verdicts: [:], statuses: ["n1": n1, "n2": status(2, peers: [1])])
+        #expect(buildClusterReport(records).plaintextPaths.map(\.to) == ["n2"])
+    }
 }

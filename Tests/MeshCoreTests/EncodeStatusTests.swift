@@ -20,6 +20,13 @@ import Testing
                          lastError: lastError, updatedAt: Timestamp(seconds: updatedAt))
     }
 
+    func with(_ record: NodeStatusRecord, totals: NodeStatusRecord.PeerTotals?, incomplete: [String]?) -> NodeStatusRecord {
+        var record = record
+        record.totals = totals
+        record.incompletePeers = incomplete
+        return record
+    }
+
     func peer(_ i: Int, handshake: Double? = nil, endpoint: String? = "192.168.77.12:51830") -> NodeStatusRecord.Peer {
         NodeStatusRecord.Peer(node: "n\(i)", publicKeyFingerprint: "ab/c+\(i)", endpoint: endpoint,
                               allowedIPs: ["10.244.\(i).0/24", "fd00:\(i)::/64"], lastHandshake: handshake.map { Timestamp(seconds: $0) },
@@ -54,6 +61,12 @@ import Testing
             status(peers: [peer(2, handshake: nil, endpoint: nil)]),
             status(peers: (2..<300).map { peer($0, handshake: $0.isMultiple(of: 3) ? nil : 1_764_547_000 + Double($0) / 7) },
                    backend: .kernel, lastError: "apply failed: \"x\""),
+            // A large mesh: totals only, with and without peers it could not program.
+            with(status(peers: []), totals: .init(count: 999, listed: false, latestHandshake: Timestamp(seconds: 1_764_547_000.5),
+                                                  rxBytes: .max, txBytes: 0), incomplete: ["n7", "n\"8"]),
+            with(status(peers: []), totals: .init(count: 5, listed: false, latestHandshake: nil, rxBytes: 1, txBytes: 2), incomplete: []),
+            // A status decoded from an agent that wrote no totals.
+            with(status(peers: [peer(2)]), totals: nil, incomplete: nil),
         ]
         for record in shapes {
             #expect(RecordCodec.encode(record) == generic(record))

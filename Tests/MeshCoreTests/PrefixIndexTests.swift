@@ -36,11 +36,19 @@ import Testing
         index.insert(.must("10.244.1.0/24"), owner: "n1")
         index.insert(.must("10.244.2.0/24"), owner: "n1")
         index.insert(.must("10.244.3.0/24"), owner: "n3")
-        index.removeAll(ownedBy: "n1")
-        #expect(index.count == 1)
+        index.insert(.must("fd00:3::/64"), owner: "n3")
+        // A prefix that is not stored, one that merely overlaps a stored one: nothing goes.
+        index.remove(.must("10.244.4.0/24"))
+        index.remove(.must("10.244.1.0/25"))
+        index.remove(.must("fd00:3::/65"))
+        #expect(index.count == 4)
+        index.remove(.must("10.244.1.0/24"))
+        index.remove(.must("10.244.2.0/24"))
+        #expect(index.count == 2)
         #expect(index.firstOverlap(with: .must("10.244.0.0/16"))?.owner == "n3")
         index.remove(.must("10.244.3.0/24"))
-        #expect(index.firstOverlap(with: .must("0.0.0.0/0")) == nil)
+        index.remove(.must("fd00:3::/64"))
+        #expect(index.firstOverlap(with: .must("0.0.0.0/0")) == nil && index.count == 0)
     }
 
     @Test func thousandsOfPrefixesStayFast() {

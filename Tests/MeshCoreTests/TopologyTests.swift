@@ -91,6 +91,10 @@ import Testing
         #expect(d.problems.contains { $0.hasPrefix("peer n5:") })
         #expect(d.problems.contains { $0.contains("overlaps this node's pod CIDRs") })
         #expect(!routes(d).contains { $0.contains("10.244.1.0/25") })
+        // The nodes whose records were not programmed in full, and only those.
+        #expect(d.incomplete == [.must("n5"), .must("n6")])
+        let healthy = try #require(desiredDataplane(settings: settings, view: view(strict: false), privateKey: key, underlayMTU: 1500))
+        #expect(healthy.incomplete.isEmpty)
     }
 
     @Test func mtuPrecedence() throws {

@@ -93,6 +93,21 @@ let badClaims: [BadClaimCase] = [
         #expect(outcome.verdicts[.must("n1")]?.keptPrevious == true)
     }
 
+    @Test func aClaimPutAgainUnchangedKeepsItsRecordAndRenewsTheVerdict() {
+        let first = validateClaims([input(good, revision: 5)], pools: pools, accepted: [:])
+        let prior = first.peers.mapValues { AcceptedInput(record: $0, createRevision: 6) }
+        // The agent's lease ran out and it published the same claim again, at revision 40.
+        let again = validateClaims([input(good, revision: 40)], pools: pools, accepted: prior)
+        #expect(again.peers == first.peers)
+        #expect(again.peers[.must("n1")]?.claimRevision == 5)
+        #expect(again.verdicts[.must("n1")]?.claimRevision == 40)
+        // A changed claim is a new record, from its own revision.
+        let moved = validateClaims([input(claim("n1", address: "192.168.77.99", cidrs: ["10.244.1.0/24"]), revision: 41)],
+                                   pools: pools, accepted: prior)
+        #expect(moved.peers[.must("n1")]?.endpoint == "192.168.77.99:51830")
+        #expect(moved.peers[.must("n1")]?.claimRevision == 41)
+    }
+
     @Test func silentNodeKeepsItsRecord() {
         let first = validateClaims([input(good, revision: 5)], pools: pools, accepted: [:])
         let prior = first.peers.mapValues { AcceptedInput(record: $0, createRevision: 6) }

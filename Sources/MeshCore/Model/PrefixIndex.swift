@@ -53,14 +53,15 @@ public struct PrefixIndex<Owner: Hashable & Sendable>: Sendable {
         return true
     }
 
+    /// Removes `prefix` if it is stored (found by binary search, not a scan: the controller
+    /// moves prefixes between owners once per claim).
     public mutating func remove(_ prefix: IPPrefix) {
-        v4.removeAll { $0.prefix == prefix }
-        v6.removeAll { $0.prefix == prefix }
-    }
-
-    public mutating func removeAll(ownedBy owner: Owner) {
-        v4.removeAll { $0.owner == owner }
-        v6.removeAll { $0.owner == owner }
+        let (start, _) = prefix.interval
+        if prefix.family == .inet {
+            if let i = Self.lastStarting(atOrBefore: start, in: v4), v4[i].prefix == prefix { v4.remove(at: i) }
+        } else {
+            if let i = Self.lastStarting(atOrBefore: start, in: v6), v6[i].prefix == prefix { v6.remove(at: i) }
+        }
     }
 
     /// A stored prefix overlapping `prefix` whose owner is not `excluded`, with its owner.

@@ -65,7 +65,8 @@ public struct PeerRecord: Codable, Hashable, Sendable {
     public var endpoint: String
     /// The node's pod CIDRs: its AllowedIPs and the routes other nodes send through the tunnel.
     public var allowedIPs: [String]
-    /// The claim revision this record was accepted from.
+    /// The revision of the claim this record was accepted from: the first claim with this
+    /// content (a claim put again unchanged does not rewrite the record).
     public var claimRevision: Revision
 
     public init(node: String, publicKey: String, keyGeneration: Int, nextPublicKey: String? = nil, endpoint: String,
@@ -126,22 +127,56 @@ public struct NodeStatusRecord: Codable, Hashable, Sendable {
             self.txBytes = txBytes
         }
     }
+    /// Sums over every programmed peer, whether or not ``NodeStatusRecord/peers`` lists them.
+    public struct PeerTotals: Codable, Hashable, Sendable {
+        /// Peers programmed on the device.
+        public var count: Int
+        /// Whether ``NodeStatusRecord/peers`` lists each of them. An agent lists peers up to
+        /// its `--status-peer-limit`; above it the status carries these sums only, and a path
+        /// counts as encrypted by the applied revision instead of the peer's fingerprint.
+        public var listed: Bool
+        /// The most recent handshake with any peer.
+        public var latestHandshake: Timestamp?
+        public var rxBytes: UInt64
+        public var txBytes: UInt64
+
+        public init(count: Int, listed: Bool, latestHandshake: Timestamp?, rxBytes: UInt64, txBytes: UInt64) {
+            self.count = count
+            self.listed = listed
+            self.latestHandshake = latestHandshake
+            self.rxBytes = rxBytes
+            self.txBytes = txBytes
+        }
+
+        /// The sums of a complete listing.
+        public init(listing peers: [Peer]) {
+            self.init(count: peers.count, listed: true, latestHandshake: peers.compactMap(\.lastHandshake).max(),
+                      rxBytes: peers.reduce(0) { $0 &+ $1.rxBytes }, txBytes: peers.reduce(0) { $0 &+ $1.txBytes })
+        }
+    }
     public var node: String
     public var backend: WireGuardBackendKind?
     public var interface: String
     public var enabled: Bool
     public var strict: Bool
     public var publicKeyFingerprint: String
+    /// Each programmed peer; empty when there are more than the agent lists (see ``totals``).
     public var peers: [Peer]
+    /// nil only in statuses written before totals existed; ``peerTotals`` fills them in.
+    public var totals: PeerTotals?
+    /// Accepted peers whose record this agent could not program in full (an unusable key,
+    /// endpoint or CIDR; each is in the agent's log), by node name. nil when there are none.
+    public var incompletePeers: [String]?
     /// Store revision of the mesh state last applied without error.
     public var appliedRevision: Revision
     public var inSync: Bool
     public var lastError: String?
     public var updatedAt: Timestamp
 
+    /// `totals` nil means "the sums of `peers`, all listed".
     public init(node: String, backend: WireGuardBackendKind?, interface: String, enabled: Bool, strict: Bool,
-                publicKeyFingerprint: String, peers: [Peer], appliedRevision: Revision, inSync: Bool, lastError: String?,
-                updatedAt: Timestamp) {
+                publicKeyFingerprint: String, peers: [Peer], totals: PeerTotals? = nil, incompletePeers: [String]? = nil,
+                appliedRevision: Revision, inSync: Bool, lastError: String?, updatedAt: Timestamp) {
         self.node = node
         self.backend = backend
         self.interface = interface
@@ -149,11 +184,16 @@ public struct NodeStatusRecord: Codable, Hashable, Sendable {
         self.strict = strict
         self.publicKeyFingerprint = publicKeyFingerprint
         self.peers = peers
+        self.totals = totals ?? PeerTotals(listing: peers)
+        self.incompletePeers = incompletePeers
         self.appliedRevision = appliedRevision
         self.inSync = inSync
         self.lastError = lastError
         self.updatedAt = updatedAt
     }
+
+    /// ``totals``, or the sums of ``peers`` for a status that has none.
+    public var peerTotals: PeerTotals { totals ?? PeerTotals(listing: peers) }
 }
 
 /// A request from `meshguard node remove` that the controller carries out.

@@ -64,18 +64,22 @@ public struct ClusterRecords: Sendable {
     /// Nodes with a claim key in the store, including claims that did not decode.
     public var claimKeys: Set<String>
     public var peers: [String: PeerRecord]
+    /// The store revision of each peer record's last write: an agent whose status lists no
+    /// peers (a large mesh) has programmed a peer once its applied revision reaches it.
+    public var peerRevisions: [String: Revision]
     public var verdicts: [String: VerdictRecord]
     public var statuses: [String: NodeStatusRecord]
 
     public init(config: ClusterConfig?, pools: [String], leader: LeaderRecord?, claims: [String: ClaimRecord],
-                claimKeys: Set<String>? = nil, peers: [String: PeerRecord], verdicts: [String: VerdictRecord],
-                statuses: [String: NodeStatusRecord]) {
+                claimKeys: Set<String>? = nil, peers: [String: PeerRecord], peerRevisions: [String: Revision] = [:],
+                verdicts: [String: VerdictRecord], statuses: [String: NodeStatusRecord]) {
         self.config = config
         self.pools = pools
         self.leader = leader
         self.claims = claims
         self.claimKeys = claimKeys ?? Set(claims.keys)
         self.peers = peers
+        self.peerRevisions = peerRevisions
         self.verdicts = verdicts
         self.statuses = statuses
     }
@@ -99,15 +103,15 @@ public func buildClusterReport(_ r: ClusterRecords) -> ClusterReport {
             standing = .pending
         }
         let expected = r.peers.keys.filter { $0 != name }.count
-        let handshakes = status?.peers.compactMap(\.lastHandshake) ?? []
+        let totals = status?.peerTotals
         nodes.append(ClusterReport.Node(
             name: name, standing: standing, reasons: standing == .rejected ? verdict?.reasons ?? [] : [],
             address: claim?.address ?? peer.map { $0.endpoint }, podCIDRs: peer?.allowedIPs ?? claim?.podCIDRs ?? [],
             publicKeyFingerprint: (claim?.publicKey ?? peer?.publicKey).map { String($0.prefix(8)) },
             agentRunning: claimed, backend: status?.backend, inSync: status?.inSync, appliedRevision: status?.appliedRevision,
-            peersProgrammed: status.map { $0.peers.count }, peersExpected: expected,
-            latestHandshake: handshakes.max(), rxBytes: status?.peers.reduce(0) { $0 + $1.rxBytes } ?? 0,
-            txBytes: status?.peers.reduce(0) { $0 + $1.txBytes } ?? 0, lastError: status?.lastError))
+            peersProgrammed: totals?.count, peersExpected: expected,
+            latestHandshake: totals?.latestHandshake, rxBytes: totals?.rxBytes ?? 0,
+            txBytes: totals?.txBytes ?? 0, lastError: status?.lastError))
     }
 
     var plaintext: [ClusterReport.Path] = [], blocked: [ClusterReport.Path] = [], unverified: [ClusterReport.Path] = []
@@ -127,16 +131,32 @@ public func buildClusterReport(_ r: ClusterRecords) -> ClusterReport {
                 unverified.append(.init(from: from, to: to, reason: "\(from)'s agent reports no status"))
                 continue
             }
-            let fingerprint = String(target.publicKey.prefix(8))
-            if status.enabled && status.peers.contains(where: { $0.node == to && $0.publicKeyFingerprint == fingerprint }) {
-                encrypted += 1
+            if let why = notProgrammed(to, target, by: status, revision: r.peerRevisions[to]) {
+                (strict ? { blocked.append($0) } : { plaintext.append($0) })(.init(from: from, to: to, reason: "\(from) \(why)"))
             } else {
-                let why = "\(from) has not programmed \(to)'s key yet"
-                (strict ? { blocked.append($0) } : { plaintext.append($0) })(.init(from: from, to: to, reason: why))
+                encrypted += 1
             }
         }
     }
     return ClusterReport(configured: r.config != nil, enabled: enabled, strict: strict, controller: r.leader?.identity,
                          pools: r.pools, nodes: nodes, plaintextPaths: plaintext, blockedPaths: blocked,
                          unverifiedPaths: unverified, encryptedPaths: encrypted)
+}
+
+/// Why `status`'s node does not (yet) encrypt to `node`, or nil when it does.
+///
+/// A status that lists its peers shows the key itself: the path is encrypted when the peer is
+/// listed with the accepted key's fingerprint. A status of a large mesh lists none; then the
+/// path is encrypted when the agent applied a store revision at or after the peer record's
+/// last write (`revision`) without leaving the record out.
+private func notProgrammed(_ node: String, _ target: PeerRecord, by status: NodeStatusRecord, revision: Revision?) -> String? {
+    guard status.enabled else { return "has encryption off" }
+    if status.peerTotals.listed {
+        let fingerprint = String(target.publicKey.prefix(8))
+        return status.peers.contains { $0.node == node && $0.publicKeyFingerprint == fingerprint }
+            ? nil : "has not programmed \(node)'s key yet"
+    }
+    if status.incompletePeers?.contains(node) == true { return "could not program \(node)'s record (see its agent's log)" }
+    guard let revision, status.appliedRevision >= revision else { return "has not applied \(node)'s record yet" }
+    return nil
 }

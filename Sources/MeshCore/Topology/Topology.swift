@@ -7,6 +7,8 @@ public struct DesiredDataplane: Equatable, Sendable {
     /// Accepted records this node could not use (should not happen with a healthy controller),
     /// each with the reason. Reported in status, never fatal.
     public var problems: [String]
+    /// The nodes those problems are about: accepted peers not programmed in full.
+    public var incomplete: Set<NodeName>
 }
 
 /// Computes the device, routes and rules for `settings.node`, or nil when encryption is off.
@@ -69,6 +71,11 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
     let table = settings.table
     let fallback: RouteSpec.Target = config.strict ? .unreachable : .throw
     var problems: [String] = []
+    var incomplete: Set<NodeName> = []
+    func problem(_ node: NodeName, _ text: String) {
+        problems.append("peer \(node): \(text)")
+        incomplete.insert(node)
+    }
 
     // Parse every accepted record; the node's own CIDRs and malformed values are skipped.
     struct Candidate { var node: NodeName; var key: PublicKey; var endpoint: Endpoint; var cidrs: Range<Int> }
@@ -85,21 +92,21 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
         switch parsed.peer {
         case .success(let peer): (key, endpoint) = peer
         case .failure(let error):
-            problems.append("peer \(node): \(error.message)")
+            problem(node, error.message)
             continue
         }
         if let other = nodesByKey[key] {
-            problems.append("peer \(node): public key also used by \(other); skipped")
+            problem(node, "public key also used by \(other); skipped")
             continue
         }
         nodesByKey[key] = node
         let first = cidrItems.count
         for text in parsed.badCIDRs {
-            problems.append("peer \(node): '\(text)' is not a CIDR; skipped")
+            problem(node, "'\(text)' is not a CIDR; skipped")
         }
         for cidr in parsed.cidrs {
             if own.contains(where: { $0.overlaps(cidr) }) {
-                problems.append("peer \(node): \(cidr) overlaps this node's pod CIDRs; skipped")
+                problem(node, "\(cidr) overlaps this node's pod CIDRs; skipped")
             } else {
                 cidrItems.append((cidr, node))
             }
@@ -110,7 +117,7 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
     // first node by name keeps the prefix and the rest is reported.
     let conflicts = PrefixIndex.conflicts(in: cidrItems)
     for (i, hit) in conflicts.sorted(by: { $0.key < $1.key }) {
-        problems.append("peer \(cidrItems[i].owner): \(cidrItems[i].prefix) overlaps a CIDR of \(hit.owner); skipped")
+        problem(cidrItems[i].owner, "\(cidrItems[i].prefix) overlaps a CIDR of \(hit.owner); skipped")
     }
     let keepalive = UInt16(clamping: max(0, config.persistentKeepalive))
     var routed: [IPPrefix] = []
@@ -149,5 +156,6 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
     let device = DeviceConfig(privateKey: privateKey, listenPort: settings.listenPort, fwmark: settings.fwmark, peers: peers)
     let routing = RoutingConfig(interface: settings.interface, mtu: mtu, addresses: addresses, table: table,
                                 routes: routeSpecs, rules: rules)
-    return DesiredDataplane(device: device, routing: routing, nodesByKey: nodesByKey, problems: problems)
+    return DesiredDataplane(device: device, routing: routing, nodesByKey: nodesByKey, problems: problems,
+                            incomplete: incomplete)
 }

@@ -66,17 +66,18 @@ private func validationRound(_ claims: [ClaimInput], pools: [IPPrefix], accepted
     var keyOwner: [PublicKey: NodeName] = [:]
     var keysOf: [NodeName: [PublicKey]] = [:]
     var cidrOwner = PrefixIndex<NodeName>()
+    var cidrsOf: [NodeName: [IPPrefix]] = [:]
     func reserve(_ node: NodeName, keys: [PublicKey], cidrs: [IPPrefix]) {
         for key in keys where keyOwner[key] == nil {
             keyOwner[key] = node
             keysOf[node, default: []].append(key)
         }
         // An accepted record overlapping another (corrupt input) keeps only what the first owner holds.
-        for cidr in cidrs { cidrOwner.insert(cidr, owner: node) }
+        for cidr in cidrs where cidrOwner.insert(cidr, owner: node) { cidrsOf[node, default: []].append(cidr) }
     }
     func release(_ node: NodeName) {
         for key in keysOf.removeValue(forKey: node) ?? [] { keyOwner[key] = nil }
-        cidrOwner.removeAll(ownedBy: node)
+        for cidr in cidrsOf.removeValue(forKey: node) ?? [] { cidrOwner.remove(cidr) }
     }
 
     // Everything accepted so far is owned by its node, oldest acceptance first.
@@ -128,11 +129,24 @@ private func validationRound(_ claims: [ClaimInput], pools: [IPPrefix], accepted
             continue
         }
 
-        release(node)
-        reserve(node, keys: [parsed.publicKey] + (parsed.nextPublicKey.map { [$0] } ?? []), cidrs: parsed.podCIDRs)
-        peers[node] = PeerRecord(node: node.rawValue, publicKey: parsed.publicKey.base64, keyGeneration: parsed.keyGeneration,
-                                 nextPublicKey: parsed.nextPublicKey?.base64, endpoint: parsed.endpoint.description,
-                                 allowedIPs: parsed.podCIDRs.map(\.description), claimRevision: claim.modRevision)
+        let keys = [parsed.publicKey] + (parsed.nextPublicKey.map { [$0] } ?? [])
+        // A claim that repeats what its node already holds (every claim of a settled cluster)
+        // keeps its reservations: releasing and taking them again costs a search per prefix.
+        if keysOf[node] != keys || cidrsOf[node] != parsed.podCIDRs {
+            release(node)
+            reserve(node, keys: keys, cidrs: parsed.podCIDRs)
+        }
+        let record = PeerRecord(node: node.rawValue, publicKey: parsed.publicKey.base64, keyGeneration: parsed.keyGeneration,
+                                nextPublicKey: parsed.nextPublicKey?.base64, endpoint: parsed.endpoint.description,
+                                allowedIPs: parsed.podCIDRs.map(\.description), claimRevision: claim.modRevision)
+        // A claim published again unchanged (the agent restarted, or its lease ran out) keeps
+        // the record it was accepted with: a record rewritten only for the new revision made
+        // every node of the mesh run a pass that changes nothing.
+        if let previous = accepted[node]?.record, previous.sameContent(as: record) {
+            peers[node] = previous
+        } else {
+            peers[node] = record
+        }
         verdicts[node] = VerdictRecord(node: node.rawValue, state: .accepted, reasons: [], claimRevision: claim.modRevision)
     }
 
@@ -145,3 +159,12 @@ private func validationRound(_ claims: [ClaimInput], pools: [IPPrefix], accepted
     return ValidationOutcome(peers: peers, verdicts: verdicts)
 }
 
+
+extension PeerRecord {
+    /// Equal in everything but the claim revision it was accepted from.
+    func sameContent(as other: PeerRecord) -> Bool {
+        var other = other
+        other.claimRevision = claimRevision
+        return self == other
+    }
+}
