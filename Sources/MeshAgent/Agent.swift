@@ -232,7 +232,8 @@ public final class Agent: Service {
     /// Writes `/meshguard/status/v1/<node>` under the claim's lease: after changes, and every status interval
     /// so handshake times and byte counters stay fresh. Writes after changes are at least
     /// `statusMinInterval` apart: a burst of changes makes one write, not one per change (on a
-    /// large cluster each status lists every peer, and every node rewrote it for every key).
+    /// large cluster every node rewrote its status for every key). Both spacings grow with
+    /// the mesh (``AgentConfiguration/statusSpacing(_:nodes:)``).
     func statusLoop(wakeups: AsyncStream<Void>) async {
         var lastWritten: [UInt8] = []
         var lastWrite: ContinuousClock.Instant?
@@ -241,8 +242,9 @@ public final class Agent: Service {
         // the last write is written by a later wake-up.
         for await _ in wakeups {
             let since = lastWrite.map { ContinuousClock.now - $0 }
-            let due = since.map { $0 >= configuration.statusInterval } ?? true
-            guard due || since.map({ $0 >= configuration.statusMinInterval }) ?? true else { continue }
+            let nodes = await state.nodeCount()
+            let due = since.map { $0 >= configuration.statusSpacing(configuration.statusInterval, nodes: nodes) } ?? true
+            guard due || since.map({ $0 >= configuration.statusSpacing(configuration.statusMinInterval, nodes: nodes) }) ?? true else { continue }
             let dirty = await state.takeStatusDirty()
             guard dirty || due, let lease = await state.lease else { continue }
             lastWrite = ContinuousClock.now
@@ -324,6 +326,8 @@ actor AgentState {
     }
 
     func currentView() -> MeshView { mesh.view }
+    /// Nodes with an accepted record, this one included.
+    func nodeCount() -> Int { mesh.view.peers.count }
     func setDevice(_ device: DeviceState?, names: [PublicKey: NodeName], incomplete: Set<NodeName>) {
         lastApplied = (device, names, incomplete)
     }

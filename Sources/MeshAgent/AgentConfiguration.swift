@@ -14,6 +14,12 @@ public struct AgentConfiguration: Sendable {
     /// The least time between two status writes made because something changed: a burst of
     /// changes costs one write of a status that lists every peer, not one per change.
     public var statusMinInterval: Duration
+    /// How many status writes a second the whole cluster makes, at most, for changes and for
+    /// the periodic refresh: in a mesh of N nodes each agent spaces its writes at least N / this
+    /// many seconds apart (and never closer than `statusMinInterval` or `statusInterval`). A
+    /// thousand agents writing every second buried the changes that matter in etcd's history:
+    /// a watcher that fell behind had a thousand status revisions a second to skip through.
+    public var clusterStatusWritesPerSecond: Int
     /// The most peers a status lists one by one. Above it the status carries sums only: at a
     /// thousand nodes a full list is about 100 KB per node, and every node rewrites its
     /// status after each change (a hundred megabytes into the datastore per new key).
@@ -28,6 +34,7 @@ public struct AgentConfiguration: Sendable {
 
     public init(settings: NodeSettings, leaseTTL: Int64 = 15, resyncInterval: Duration = .seconds(10),
                 statusInterval: Duration = .seconds(10), statusMinInterval: Duration = .seconds(1), statusPeerLimit: Int = 128,
+                clusterStatusWritesPerSecond: Int = 100,
                 backoff: Backoff = Backoff(maximum: .seconds(2)), agentVersion: String = "meshguard") {
         self.settings = settings
         self.leaseTTL = leaseTTL
@@ -35,6 +42,7 @@ public struct AgentConfiguration: Sendable {
         self.statusInterval = statusInterval
         self.statusMinInterval = statusMinInterval
         self.statusPeerLimit = statusPeerLimit
+        self.clusterStatusWritesPerSecond = max(1, clusterStatusWritesPerSecond)
         self.backoff = backoff
         self.agentVersion = agentVersion
     }
@@ -48,5 +56,13 @@ public struct NodeKeys: Sendable {
     public init(privateKey: PrivateKey, publicKey: PublicKey) {
         self.privateKey = privateKey
         self.publicKey = publicKey
+    }
+}
+
+extension AgentConfiguration {
+    /// The least time between two status writes in a mesh of `nodes` nodes: `minimum`, or the
+    /// share of ``clusterStatusWritesPerSecond`` that falls to one node when that is longer.
+    func statusSpacing(_ minimum: Duration, nodes: Int) -> Duration {
+        max(minimum, .milliseconds(nodes * 1000 / clusterStatusWritesPerSecond))
     }
 }

@@ -18,7 +18,7 @@ final class AgentMetrics: Sendable {
         let tx: Gauge
         let handshake: Gauge
     }
-    private let peers = Mutex<[String: PeerSeries]>([:])
+    private let peers = Mutex<(series: [String: PeerSeries], names: [String])>(([:], []))
 
     init(backend: WireGuardBackendKind) {
         Gauge(label: "meshguard_backend_info", dimensions: [("backend", backend.rawValue)]).record(1)
@@ -29,21 +29,27 @@ final class AgentMetrics: Sendable {
     /// three gauges for each of N peers on every change showed in the 100-node profile.
     func recordPeers(_ records: [NodeStatusRecord.Peer], values: Bool = true) {
         peersProgrammed.record(records.count)
-        peers.withLock { series in
-            let names = Set(records.map(\.node))
-            for (name, gone) in series where !names.contains(name) {
+        peers.withLock { state in
+            // The same peers as last time and no values to set: nothing to do. Comparing the
+            // lists costs little (the strings are the cached entries' own); building a set of
+            // a thousand names for every status did not.
+            let list = records.map(\.node)
+            if !values && list == state.names { return }
+            state.names = list
+            let names = Set(list)
+            for (name, gone) in state.series where !names.contains(name) {
                 gone.rx.destroy()
                 gone.tx.destroy()
                 gone.handshake.destroy()
-                series[name] = nil
+                state.series[name] = nil
             }
             for peer in records {
-                if !values, series[peer.node] != nil { continue }
-                let s = series[peer.node] ?? PeerSeries(
+                if !values, state.series[peer.node] != nil { continue }
+                let s = state.series[peer.node] ?? PeerSeries(
                     rx: Gauge(label: "meshguard_peer_rx_bytes", dimensions: [("peer", peer.node)]),
                     tx: Gauge(label: "meshguard_peer_tx_bytes", dimensions: [("peer", peer.node)]),
                     handshake: Gauge(label: "meshguard_peer_last_handshake_seconds", dimensions: [("peer", peer.node)]))
-                series[peer.node] = s
+                state.series[peer.node] = s
                 s.rx.record(Double(peer.rxBytes))
                 s.tx.record(Double(peer.txBytes))
                 s.handshake.record(peer.lastHandshake?.seconds ?? 0)

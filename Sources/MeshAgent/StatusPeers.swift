@@ -10,24 +10,27 @@ struct StatusPeers {
     /// The entries for `device`'s peers (the placeholder left out), in the device's order; a
     /// key `names` does not know is reported as node "unknown".
     mutating func entries(for device: DeviceState, names: [PublicKey: NodeName]) -> [NodeStatusRecord.Peer] {
-        var next: [PublicKey: (state: PeerState, node: String, entry: NodeStatusRecord.Peer)] = [:]
-        next.reserveCapacity(device.peers.count)
         var entries: [NodeStatusRecord.Peer] = []
         entries.reserveCapacity(device.peers.count)
+        // Updated in place: building a new map of every peer for each status hashed every
+        // key again.
         for peer in device.peers where peer.publicKey != placeholderPeerKey {
             let node = names[peer.publicKey]?.rawValue ?? "unknown"
-            let entry: NodeStatusRecord.Peer
             if let cached = cache[peer.publicKey], cached.node == node, cached.state == peer {
-                entry = cached.entry
-            } else {
-                entry = NodeStatusRecord.Peer(node: node, publicKeyFingerprint: peer.publicKey.fingerprint,
+                entries.append(cached.entry)
+                continue
+            }
+            let entry = NodeStatusRecord.Peer(node: node, publicKeyFingerprint: peer.publicKey.fingerprint,
                                               endpoint: peer.endpoint?.description, allowedIPs: peer.allowedIPs.map(\.description),
                                               lastHandshake: peer.lastHandshake, rxBytes: peer.rxBytes, txBytes: peer.txBytes)
-            }
-            next[peer.publicKey] = (peer, node, entry)
+            cache[peer.publicKey] = (peer, node, entry)
             entries.append(entry)
         }
-        cache = next
+        // Peers gone from the device: only then is the map rebuilt.
+        if cache.count > entries.count {
+            let present = Set(device.peers.map(\.publicKey))
+            cache = cache.filter { present.contains($0.key) }
+        }
         return entries
     }
 }

@@ -132,8 +132,9 @@ let applyPatchCases: [ApplyPatchCase] = [
         let desired = [route("10.244.2.0/24", .device("meshguard0")), route("10.244.3.0/24", .device("meshguard0")), route("10.244.4.0/24", .device("meshguard0"))]
         let patch = planRoutes(desired: desired, observed: observed)
         let after = patch.applied(to: observed)
-        #expect(after == desired.sorted())
+        #expect(after.sorted() == desired.sorted() && after.count == desired.count)
         #expect(planRoutes(desired: desired, observed: after).isEmpty)
+        #expect(RoutePatch().applied(to: observed) == observed)
     }
 
     @Test func rulesAfterThePatchKeepOtherTablesRules() {
