@@ -119,7 +119,11 @@ enum ConvergenceBenchmark {
         } onTimeout: {
             // Which accepted peers the slowest agents lack, and whether their revision says
             // they have seen them: tells a lost event from a pass not run.
-            let records = (try? await admin.list(prefix: StoreKeys.peersPrefix).items) ?? []
+            let records: [KeyValue]
+            do { records = try await admin.list(prefix: StoreKeys.peersPrefix).items } catch {
+                print("    cannot list the peer records to compare: \(error)")
+                return
+            }
             var shown = 0
             for i in 0..<n where shown < 3 {
                 let keys = Set(await observed[i].inner.devices[NodeSettings.defaultInterface]?.peers.map(\.publicKey.base64) ?? [])
