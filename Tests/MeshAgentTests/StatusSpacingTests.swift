@@ -11,9 +11,10 @@ import Testing
         (nodes: 0, configured: 1_000, used: 1_000),
         (nodes: 3, configured: 1_000, used: 1_000),
         (nodes: 100, configured: 1_000, used: 1_000),
-        (nodes: 1_000, configured: 1_000, used: 10_000),
+        (nodes: 200, configured: 1_000, used: 1_000),
+        (nodes: 1_000, configured: 1_000, used: 5_000),
         (nodes: 1_000, configured: 10_000, used: 10_000),
-        (nodes: 5_000, configured: 10_000, used: 50_000),
+        (nodes: 5_000, configured: 10_000, used: 25_000),
     ])
     func spacingGrowsWithTheMesh(_ c: (nodes: Int, configured: Int, used: Int)) {
         let configuration = AgentConfiguration(settings: NodeSettings(node: .must("n1"), address: .must("192.168.77.11"),
