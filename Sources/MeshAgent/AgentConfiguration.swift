@@ -19,8 +19,7 @@ public struct AgentConfiguration: Sendable {
     /// many seconds apart (and never closer than `statusMinInterval` or `statusInterval`). A
     /// thousand agents writing every second buried the changes that matter in etcd's history:
     /// a watcher that fell behind had a thousand status revisions a second to skip through.
-    /// 200, not less: up to 200 nodes the one-second minimum still decides, and at 100 a
-    /// budget of 100 a second delayed each status after a key by up to a second.
+    /// The default, 200, leaves meshes of up to 200 nodes with the default one-second spacing.
     public var clusterStatusWritesPerSecond: Int
     /// The most peers a status lists one by one. Above it the status carries sums only: at a
     /// thousand nodes a full list is about 100 KB per node, and every node rewrites its

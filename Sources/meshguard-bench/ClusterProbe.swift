@@ -85,10 +85,7 @@ enum ClusterProbe {
             }
             latencies.append(milliseconds(await seen.last(key.fingerprint)! - written))
             if let at = await seen.peerTime(StoreKeys.peer(node)) { published.append(milliseconds(at - written)) }
-            // More than the agents' one-second spacing of status writes: the figure is read
-            // from statuses, and with 300 ms here each key's status waited for that spacing
-            // after the previous key's (nearly every key then measured about 450 ms).
-            try await Task.sleep(for: .milliseconds(1200))
+            try await Task.sleep(for: .milliseconds(300))
         }
         let window = ContinuousClock.now - window0
         print("  new key → every agent's status: \(latencies.map { String(format: "%.1f ms", $0) })")

@@ -39,6 +39,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "The least time between two status writes made because something changed.") var statusMinInterval = "1s"
     @Option(help: "The most peers the status lists one by one; above it, sums only (per-peer figures stay in /metrics).")
     var statusPeerLimit = 128
+    @Option(help: "Status writes a second the whole cluster may make: in an N-node mesh each agent writes at most every N/this seconds.")
+    var clusterStatusRate = 200
     @Option(help: "Address for /healthz, /readyz and /metrics.") var httpHost = "0.0.0.0"
     @Option(help: "Port for /healthz, /readyz and /metrics (0: no HTTP server).") var httpPort = 9473
 
@@ -71,6 +73,7 @@ struct AgentCommand: AsyncParsableCommand {
         _ = try parseDuration(resyncInterval, option: "--resync-interval")
         _ = try parseDuration(statusInterval, option: "--status-interval")
         _ = try parseDuration(statusMinInterval, option: "--status-min-interval")
+        guard clusterStatusRate >= 1 else { throw ValidationError("--cluster-status-rate \(clusterStatusRate) must be 1 or more") }
         guard statusPeerLimit >= 0 else { throw ValidationError("--status-peer-limit \(statusPeerLimit) must be 0 or more") }
         guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port \(httpPort) is not 0-65535") }
     }
@@ -87,7 +90,7 @@ struct AgentCommand: AsyncParsableCommand {
                                               resyncInterval: try parseDuration(resyncInterval, option: "--resync-interval"),
                                               statusInterval: try parseDuration(statusInterval, option: "--status-interval"),
                                               statusMinInterval: try parseDuration(statusMinInterval, option: "--status-min-interval"),
-                                              statusPeerLimit: statusPeerLimit,
+                                              statusPeerLimit: statusPeerLimit, clusterStatusWritesPerSecond: clusterStatusRate,
                                               agentVersion: "meshguard \(Meshguard.version)"),
             keys: keys, store: try Adapters.store(store, create: false, logger: logger),
             devices: try Adapters.devices(backend: WireGuardBackendChoice(rawValue: wireguardBackend) ?? .auto,
