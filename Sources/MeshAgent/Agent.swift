@@ -155,15 +155,19 @@ public final class Agent: Service {
         // instead of reading everything back; a resync, a re-list or a failure forgets it.
         var known: KnownDataplane?
         var parsed = PeerParseCache()
+        // What changed in the view since the last pass that succeeded.
+        var changes = ViewChanges.everything
         for await _ in triggers {
             // Until the store has been read once, the view is empty and would mean "disabled":
             // acting on it would tear down a working data plane after an agent restart.
-            guard let (view, revision, corrupt) = await state.snapshotAfterFullSync() else { continue }
+            guard let (view, revision, corrupt, changed) = await state.snapshotAfterFullSync() else { continue }
+            changes.formUnion(changed)
             if await state.takeResyncDue() { known = nil }
             let started = ContinuousClock.now
             do {
-                let report = try await reconciler.reconcile(view, removeUnknownPeers: true, known: known, parsed: &parsed)
+                let report = try await reconciler.reconcile(view, changes: changes, removeUnknownPeers: true, known: known, parsed: &parsed)
                 known = report.known
+                changes = ViewChanges()
                 await state.setDevice(report.device, names: report.nodesByKey, incomplete: report.incomplete)
                 let elapsed = ContinuousClock.now - started
                 metrics.reconciles.increment()
@@ -321,8 +325,9 @@ actor AgentState {
         return (relevant, mesh.revision)
     }
 
-    func snapshotAfterFullSync() -> (MeshView, Revision, [String: String])? {
-        fullSyncDone ? (mesh.view, mesh.revision, mesh.corrupt) : nil
+    /// The view, its revision, its undecodable keys and what changed in it since the last call.
+    func snapshotAfterFullSync() -> (MeshView, Revision, [String: String], ViewChanges)? {
+        fullSyncDone ? (mesh.view, mesh.revision, mesh.corrupt, mesh.takeChanges()) : nil
     }
 
     func currentView() -> MeshView { mesh.view }

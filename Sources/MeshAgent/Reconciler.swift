@@ -21,6 +21,8 @@ struct ReconcileReport: Sendable {
     var nodesByKey: [PublicKey: NodeName] = [:]
     /// Whether the pass read the data plane back rather than trusting the state it was given.
     var readBack = false
+    /// Whether the pass worked out only the changed peers (``updateDataplane(_:settings:view:changed:cache:)``).
+    var partial = false
     var changed: Bool { peerChanges > 0 || routeChanges > 0 || ruleChanges > 0 || linkChanged || deviceCreated || tornDown }
 }
 
@@ -29,6 +31,9 @@ struct ReconcileReport: Sendable {
 /// route tables and the rules back costs every node O(peers) per change, which was the
 /// largest part of each node's work in the 100-node benchmark.
 struct KnownDataplane: Sendable {
+    /// What the pass brought the data plane to: the next pass can work out a few changed peers
+    /// from it alone.
+    var desired: DesiredDataplane
     var underlayMTU: Int
     var device: DeviceState
     var link: LinkState
@@ -54,16 +59,25 @@ struct Reconciler: Sendable {
     /// that a change made behind the agent's back is found within one resync interval. A
     /// device that had to be created is always read.
     ///
+    /// `changes` says what differs in `view` from the view of the pass that left `known`; when
+    /// only a few peer records do, the pass works out, plans and applies only those peers and
+    /// their routes.
+    ///
     /// `parsed` keeps the accepted records parsed from one pass to the next.
-    func reconcile(_ view: MeshView, removeUnknownPeers: Bool, known: KnownDataplane? = nil,
+    func reconcile(_ view: MeshView, changes: ViewChanges = .everything, removeUnknownPeers: Bool, known: KnownDataplane? = nil,
                    parsed: inout PeerParseCache) async throws -> ReconcileReport {
         var phases = PhaseClock()
-        defer { logger.debug("reconcile phases", metadata: ["ms": "\(phases.summary)"]) }
+        var partial = false
+        defer { logger.debug("reconcile phases", metadata: ["ms": "\(phases.summary)", "partial": "\(partial)"]) }
         let underlayMTU: Int
         if let mtu = known?.underlayMTU { underlayMTU = mtu } else { underlayMTU = try await self.underlayMTU() }
         phases.mark("mtu")
-        guard let desired = desiredDataplane(settings: settings, view: view, privateKey: keys.privateKey, underlayMTU: underlayMTU,
-                                             cache: &parsed) else {
+        var update: DataplaneUpdate?
+        if let known, removeUnknownPeers, !changes.everything {
+            update = updateDataplane(known.desired, settings: settings, view: view, changed: changes.peers, cache: &parsed)
+        }
+        guard let desired = update?.desired ?? desiredDataplane(settings: settings, view: view, privateKey: keys.privateKey,
+                                                                underlayMTU: underlayMTU, cache: &parsed) else {
             return try await tearDown()
         }
         phases.mark("desired")
@@ -75,6 +89,11 @@ struct Reconciler: Sendable {
         report.deviceCreated = try await devices.ensureDevice(named: name)
         phases.mark("ensure")
         let known = report.deviceCreated ? nil : known.flatMap { $0.device.name == name ? $0 : nil }
+        // The update is relative to the data plane the last pass left; a device read back
+        // instead is planned in full.
+        if known == nil { update = nil }
+        report.partial = update != nil
+        partial = report.partial
         let observed: DeviceState
         if let known {
             observed = known.device
@@ -86,7 +105,8 @@ struct Reconciler: Sendable {
             report.readBack = true
         }
         phases.mark("read")
-        let patch = plan(desired: desired.device, observed: observed, options: PlanOptions(removeUnknownPeers: removeUnknownPeers))
+        let patch = update?.devicePatch(observed: observed)
+            ?? plan(desired: desired.device, observed: observed, options: PlanOptions(removeUnknownPeers: removeUnknownPeers))
         phases.mark("plan")
         let device = observed.applying(patch)
         if !patch.isEmpty {
@@ -118,10 +138,10 @@ struct Reconciler: Sendable {
         phases.mark("link")
         var routes: [IPAddress.Family: [RouteSpec]] = [:]
         for family in [IPAddress.Family.inet, .inet6] {
-            let want = desired.routing.routes.filter { $0.destination.family == family }
             let have: [RouteSpec]
             if let cached = known?.routes[family] { have = cached } else { have = try await routing.routes(table: settings.table, family: family) }
-            let routePatch = planRoutes(desired: want, observed: have)
+            let routePatch = update?.routePatch(family: family, observed: have)
+                ?? planRoutes(desired: desired.routing.routes.filter { $0.destination.family == family }, observed: have)
             for route in routePatch.replace { try await routing.replaceRoute(route) }
             for route in routePatch.delete { try await routing.deleteRoute(route) }
             report.routeChanges += routePatch.replace.count + routePatch.delete.count
@@ -136,7 +156,7 @@ struct Reconciler: Sendable {
         for rule in rulePatch.add { try await routing.addRule(rule) }
         report.ruleChanges = rulePatch.add.count + rulePatch.delete.count
         phases.mark("rules")
-        report.known = KnownDataplane(underlayMTU: underlayMTU, device: device, link: link.applying(linkPatch),
+        report.known = KnownDataplane(desired: desired, underlayMTU: underlayMTU, device: device, link: link.applying(linkPatch),
                                       routes: routes, rules: rulePatch.applied(to: observedRules))
         return report
     }

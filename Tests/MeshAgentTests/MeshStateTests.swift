@@ -27,12 +27,29 @@ import Testing
         var before: [WatchEvent]
         var event: WatchEvent
         var relevant: Bool
+        /// What the next pass is told changed: nothing, n2's peer, or everything.
+        var changes: ViewChanges
+
+        init(testDescription: String, before: [WatchEvent], event: WatchEvent, relevant: Bool, changes: ViewChanges? = nil) {
+            self.testDescription = testDescription
+            self.before = before
+            self.event = event
+            self.relevant = relevant
+            self.changes = changes ?? (relevant ? .everything : ViewChanges())
+        }
+    }
+
+    static var n2: ViewChanges {
+        var changes = ViewChanges()
+        changes.add(.must("n2"))
+        return changes
     }
 
     static let cases: [Case] = [
         Case(testDescription: "config", before: [], event: config, relevant: true),
-        Case(testDescription: "a peer record", before: [], event: peer, relevant: true),
-        Case(testDescription: "a peer record deleted", before: [peer], event: .delete(key: StoreKeys.peer(.must("n2")), revision: 9), relevant: true),
+        Case(testDescription: "a peer record", before: [], event: peer, relevant: true, changes: n2),
+        Case(testDescription: "a peer record deleted", before: [peer], event: .delete(key: StoreKeys.peer(.must("n2")), revision: 9),
+             relevant: true, changes: n2),
         Case(testDescription: "a peer record deleted that was never there", before: [],
              event: .delete(key: StoreKeys.peer(.must("n2")), revision: 9), relevant: false),
         Case(testDescription: "another node's claim", before: [], event: claim, relevant: false),
@@ -49,11 +66,24 @@ import Testing
              event: .put(kv(StoreKeys.status(.must("n2")), Array("{}".utf8), revision: 5)), relevant: false),
     ]
 
+    @Test func changesStartAsEverythingAndTooManyPeersBecomeEverything() {
+        var state = MeshState(node: .must("n1"))
+        #expect(state.takeChanges() == .everything, "the first pass computes in full")
+        #expect(state.takeChanges() == ViewChanges())
+        var changes = ViewChanges()
+        for n in 0...updateDataplaneLimit { changes.add(.must("n\(n)")) }
+        #expect(changes == .everything)
+        state.reset(to: Listing(items: [], revision: 4))
+        #expect(state.takeChanges() == .everything, "a re-list")
+    }
+
     @Test(arguments: cases)
     func relevance(_ c: Case) {
         var state = MeshState(node: .must("n1"))
         for event in c.before { state.apply(event) }
+        _ = state.takeChanges()
         #expect(state.apply(c.event) == c.relevant)
+        #expect(state.takeChanges() == c.changes)
         #expect(state.revision == max(c.event.revision, c.before.map(\.revision).max() ?? 0))
     }
 }

@@ -9,6 +9,13 @@ public struct DesiredDataplane: Equatable, Sendable {
     public var problems: [String]
     /// The nodes those problems are about: accepted peers not programmed in full.
     public var incomplete: Set<NodeName>
+    /// The public key programmed for each node: the other way round from `nodesByKey`, so that
+    /// ``updateDataplane(_:settings:view:changed:cache:)`` finds a changed node's old peer.
+    public var keysByNode: [NodeName: PublicKey]
+    /// Whether a change to a few peer records can be worked out from this result alone: no
+    /// problems (nothing skipped, so every peer is independent of the others) and no rejected
+    /// verdicts (whose fallback routes depend on which CIDRs all the peers route).
+    public var updatable: Bool
 }
 
 /// Computes the device, routes and rules for `settings.node`, or nil when encryption is off.
@@ -90,6 +97,7 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
     var candidates: [Candidate] = []
     var cidrItems: [(prefix: IPPrefix, owner: NodeName)] = []
     var nodesByKey: [PublicKey: NodeName] = [:]
+    var keysByNode: [NodeName: PublicKey] = [:]
     let own = Set(settings.podCIDRs)
 
     cache.keep(only: view.peers.keys)
@@ -112,6 +120,7 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
             continue
         }
         nodesByKey[key] = node
+        keysByNode[node] = key
         let first = cidrItems.count
         for text in parsed.badCIDRs {
             problem(node, "'\(text)' is not a CIDR; skipped")
@@ -143,8 +152,10 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
     for cidr in settings.podCIDRs where routes[cidr] == nil { routes[cidr] = .throw }
     // Built only if some node without an accepted key has CIDRs to fall back for.
     var routedIndex: PrefixIndex<Bool>?
-    for verdict in view.verdicts.values where verdict.state == .rejected {
-        guard let node = try? NodeName(verdict.node), view.peers[node] == nil, node != settings.node else { continue }
+    var rejected = false
+    for verdict in view.verdicts.values where verdict.state == .rejected && verdict.node != settings.node.rawValue {
+        rejected = true
+        guard let node = try? NodeName(verdict.node), view.peers[node] == nil else { continue }
         for cidr in verdict.ownedCIDRs.compactMap({ try? IPPrefix($0) }) where routes[cidr] == nil {
             if routedIndex == nil { routedIndex = PrefixIndex(disjoint: routed, owner: true) }
             if routedIndex?.firstOverlap(with: cidr) == nil && !own.contains(where: { $0.overlaps(cidr) }) {
@@ -155,11 +166,7 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
     for pool in view.pools where routes[pool] == nil { routes[pool] = fallback }
 
     let routeSpecs = routes.map { RouteSpec(destination: $0.key, table: table, target: $0.value) }
-    let families = Set(routeSpecs.map(\.destination.family))
-    let rules = [IPAddress.Family.inet, .inet6].filter(families.contains).map {
-        RuleSpec(family: $0, priority: settings.rulePriority, fwmark: settings.fwmark, fwmask: settings.fwmark,
-                 table: table, invert: true)
-    }
+    let rules = settings.rules(routing: routeSpecs)
 
     let overhead = settings.address.family == .inet ? NodeSettings.ipv4Overhead : NodeSettings.ipv6Overhead
     let mtu = settings.mtu ?? config.mtu ?? (underlayMTU - overhead)
@@ -169,5 +176,15 @@ public func desiredDataplane(settings: NodeSettings, view: MeshView, privateKey:
     let routing = RoutingConfig(interface: settings.interface, mtu: mtu, addresses: addresses, table: table,
                                 routes: routeSpecs, rules: rules)
     return DesiredDataplane(device: device, routing: routing, nodesByKey: nodesByKey, problems: problems,
-                            incomplete: incomplete)
+                            incomplete: incomplete, keysByNode: keysByNode, updatable: problems.isEmpty && !rejected)
+}
+
+extension NodeSettings {
+    /// One `not fwmark M/M lookup T` rule for each address family that has routes in table T.
+    func rules(routing routes: [RouteSpec]) -> [RuleSpec] {
+        let families = Set(routes.map(\.destination.family))
+        return [IPAddress.Family.inet, .inet6].filter(families.contains).map {
+            RuleSpec(family: $0, priority: rulePriority, fwmark: fwmark, fwmask: fwmark, table: table, invert: true)
+        }
+    }
 }
