@@ -8,7 +8,7 @@ RELEASE    := .build-release
 BENCH_ARGS ?=
 DEMO_ARGS  ?=
 # Steps for `make kernel-test` (scripts/kernel-vm/kernel-tests.sh: smoke, swift, swift:FILTER,
-# demo) and options for scripts/kernel-vm.sh (e.g. KERNEL_VM_ARGS="--smp 4 --timeout 900").
+# e2e, e2e-etcd, demo, bench) and options for scripts/kernel-vm.sh (e.g. KERNEL_VM_ARGS="--smp 4 --timeout 900").
 KERNEL_TESTS   ?= smoke swift:NetlinkTests
 KERNEL_VM_ARGS ?=
 

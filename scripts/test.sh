@@ -32,10 +32,11 @@ fi
 # steps (scripts/kernel-vm/kernel-tests.sh): two namespaces talking through kernel WireGuard;
 # the kernel backend's suites, round trips through the real module included (1 and 5,000
 # peers, a peer with 2,000 allowed IPs, removal, key change, port, fwmark); rtnetlink against
-# the real kernel; the end-to-end story with the agents on --wireguard-backend kernel.
+# the real kernel; the end-to-end story with the agents on --wireguard-backend kernel, on
+# SQLite and on etcd.
 vm_status=0
 scripts/kernel-vm.sh --timeout "${KERNEL_VM_TIMEOUT:-1500}" -e KERNEL_TEST_BIN="$(swift build --show-bin-path)" \
-  -- scripts/kernel-vm/kernel-tests.sh smoke swift:MeshKernelTests swift:NetlinkTests e2e || vm_status=$?
+  -- scripts/kernel-vm/kernel-tests.sh smoke swift:MeshKernelTests swift:NetlinkTests e2e e2e-etcd || vm_status=$?
 
 host_status=0
 swift test --skip-build --skip 'KernelDevicesVMTests|theWholeStoryOnOneCluster' || host_status=$?

@@ -54,13 +54,20 @@ struct EndToEnd {
     }
 
     static func wholeStory(_ cluster: MeshCluster, afterEnable: () async throws -> Void = {}) async throws {
-        try await Scenario.plainBeforeEnable(cluster)
-        try await Scenario.enableAndProve(cluster)
-        try await afterEnable()
-        try await Scenario.killAgentLosesNoPacket(cluster)
-        try await Scenario.badClaimsHarmNoOne(cluster)
-        try await Scenario.removeLastNode(cluster)
-        try await Scenario.disableRestoresPlain(cluster, nodes: Array(cluster.lab.nodes.dropLast()))
+        // Each step's time is printed: under emulation the story is most of the test command's
+        // run, and these lines say where it goes.
+        func step(_ name: String, _ body: () async throws -> Void) async throws {
+            let started = ContinuousClock.now
+            defer { print("whole story: \(name) took \(ContinuousClock.now - started)") }
+            try await body()
+        }
+        try await step("plain before enable") { try await Scenario.plainBeforeEnable(cluster) }
+        try await step("enable and prove") { try await Scenario.enableAndProve(cluster) }
+        try await step("after enable") { try await afterEnable() }
+        try await step("kill -9 the agent under a 50 ms ping") { try await Scenario.killAgentLosesNoPacket(cluster) }
+        try await step("bad claims") { try await Scenario.badClaimsHarmNoOne(cluster) }
+        try await step("remove the last node") { try await Scenario.removeLastNode(cluster) }
+        try await step("disable") { try await Scenario.disableRestoresPlain(cluster, nodes: Array(cluster.lab.nodes.dropLast())) }
     }
 
     @Test func aDeviceThatDiesIsRecreatedAndReprogrammed() async throws {

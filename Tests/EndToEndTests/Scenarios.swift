@@ -193,9 +193,10 @@ enum Scenario {
             let routes = try cluster.tableRoutes(node)
             #expect(!routes.contains("\(gone.podCIDR) dev"), "\(node.name): \(routes)")
         }
-        let failures = try await offload { try lab.pingAll(count: 2) }
-        let unexpected = failures.filter { $0.0.nodeName != gone.name && $0.1.nodeName != gone.name }
-        #expect(unexpected.isEmpty, "\(describe(unexpected))")
+        // Not to or from the removed node: each of its 16 pairs would wait out the reply timeout
+        // (4 minutes of the kernel VM's run).
+        let failures = try await offload { try lab.pingAll(count: 2, among: Array(staying)) }
+        #expect(failures.isEmpty, "\(describe(failures))")
     }
 
     /// `disable`: every running agent removes rule, routes and device; pods of those nodes
@@ -210,10 +211,8 @@ enum Scenario {
             #expect(try !lab.run(in: node, ["ip", "link", "show", "meshguard0"]).succeeded)
             #expect(cluster.deviceToken(on: node) == nil)
         }
-        let names = Set(nodes.map(\.name))
-        let failures = try await offload { try lab.pingAll(count: 2) }
-        let unexpected = failures.filter { names.contains($0.0.nodeName) && names.contains($0.1.nodeName) }
-        #expect(unexpected.isEmpty, "\(describe(unexpected))")
+        let failures = try await offload { try lab.pingAll(count: 2, among: nodes) }
+        #expect(failures.isEmpty, "\(describe(failures))")
         let plain = try await offload {
             try cluster.captureTransfer(from: nodes[0].pods[0], to: nodes[1].pods[0], marker: "PLAIN-AGAIN")
         }

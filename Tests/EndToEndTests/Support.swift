@@ -117,7 +117,7 @@ extension MeshCluster {
     }
 }
 
-/// Failed pairs of ``Lab/pingAll(count:interval:)`` as `n1-p1→n2-p2: <ping result>`, for messages.
+/// Failed pairs of ``Lab/pingAll(count:interval:among:)`` as `n1-p1→n2-p2: <ping result>`, for messages.
 func describe(_ failures: [(LabPod, LabPod, PingResult)]) -> String {
     failures.map { "\($0.0.name)→\($0.1.name): \($0.2)" }.joined(separator: "; ")
 }

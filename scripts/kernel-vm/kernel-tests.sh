@@ -10,6 +10,8 @@
 #   e2e            the end-to-end story (EndToEnd/theWholeStoryOnOneCluster) with the agents on
 #                  --wireguard-backend kernel: proof on the fabric capture, agent kill -9 under a
 #                  50 ms ping, bad claims, node removal, disable
+#   e2e-etcd       the same story on etcd (EndToEnd/theWholeStoryOnEtcd): one etcd member in the
+#                  fabric namespace, reached over the underlay and kept out of table T
 #   demo           `meshguard demo` (a 3-node cluster in network namespaces)
 #   bench          `meshguard-bench kernel` (KERNEL_BENCH_ARGS, default: 5,000 peers, 3 runs)
 #
@@ -78,6 +80,10 @@ e2e() {
     MESHGUARD_TEST_BACKEND=kernel swift_tests 'EndToEnd/theWholeStoryOnOneCluster'
 }
 
+e2e_etcd() {
+    MESHGUARD_TEST_BACKEND=kernel swift_tests 'EndToEnd/theWholeStoryOnEtcd'
+}
+
 demo() {
     "$bin/meshguard" demo
 }
@@ -91,8 +97,8 @@ bench() {
 (($#)) || set -- smoke
 for step in "$@"; do
     case $step in
-        smoke|swift|swift:?*|e2e|demo|bench) ;;
-        *) echo "kernel-test: unknown step '$step' (smoke, swift, swift:FILTER, e2e, demo, bench)" >&2; exit 2 ;;
+        smoke|swift|swift:?*|e2e|e2e-etcd|demo|bench) ;;
+        *) echo "kernel-test: unknown step '$step' (smoke, swift, swift:FILTER, e2e, e2e-etcd, demo, bench)" >&2; exit 2 ;;
     esac
 done
 
@@ -111,6 +117,7 @@ for step in "$@"; do
             swift) swift_tests ;;
             swift:*) swift_tests "${step#swift:}" ;;
             e2e) e2e ;;
+            e2e-etcd) e2e_etcd ;;
             demo) demo ;;
             bench) bench ;;
         esac
