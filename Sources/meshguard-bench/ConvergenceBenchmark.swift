@@ -189,10 +189,10 @@ enum ConvergenceBenchmark {
         }
 
         // One key first, not counted: agents that have every peer do not mean a settled
-        // control plane. The controller (and a few agents) may still be working through the
-        // watch backlog of mesh formation; at 1,000 agents the first key took 3.0 and 5.7 s in
-        // two runs, 2.4 and 4.9 s of it before the controller published the peer, while the
-        // keys after it took about 1 s.
+        // control plane. The controller may still be busy with what mesh formation left
+        // behind (claims put again after calls timed out on two starved cores); at 1,000
+        // agents the first key took 3.0 and 5.7 s in two runs, 2.4 and 4.9 s of it before the
+        // controller published the peer, while the keys after it took about 1 s.
         let warmUp = try await newKey(changes)
         print("  warm-up key (not counted): every agent after \(milliseconds(warmUp.applied)), "
               + "published after \(warmUp.published.map(milliseconds) ?? "?")")
