@@ -5,18 +5,9 @@ import Testing
 /// `DeviceState.applying` patches a few changes in place and anything else through keyed
 /// storage; on the same ordered state both must give the same device, whatever the changes.
 @Suite struct ApplyPatchPaths {
-    /// A small deterministic generator, so that a failure is the same on every run.
-    struct Generator {
-        var state: UInt64
-        mutating func next(_ bound: Int) -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Int((state >> 33) % UInt64(bound))
-        }
-    }
-
     @Test(arguments: 0..<20)
     func inPlaceAndByKeyAgree(seed: Int) {
-        var random = Generator(state: UInt64(seed) &+ 99)
+        var random = SeededGenerator(seed: UInt64(seed) &+ 99)
         // Few keys and few prefixes, so that changes collide: the same peer twice, a prefix
         // moving between peers, a removal followed by a re-add.
         let keys = (0..<12).map { PublicKey.fixture("k\($0)") }

@@ -11,14 +11,6 @@ import Testing
     let key = PrivateKey.fixture(1)
     let pools: [IPPrefix] = [.must("10.244.0.0/16"), .must("10.250.0.0/24")]
 
-    struct Generator {
-        var state: UInt64
-        mutating func next(_ bound: Int) -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Int((state >> 33) % UInt64(bound))
-        }
-    }
-
     func record(_ n: Int, key: String? = nil, cidrs: [String]? = nil, endpoint: String? = nil) -> PeerRecord {
         PeerRecord(node: "n\(n)", publicKey: PublicKey.fixture(key ?? "n\(n)").base64, keyGeneration: 1,
                    endpoint: endpoint ?? "192.168.77.\(10 + n):51830", allowedIPs: cidrs ?? ["10.244.\(n).0/24"],
@@ -61,7 +53,7 @@ import Testing
 
     @Test(arguments: 0..<12)
     func randomChangesGiveWhatTheFullComputationGives(seed: Int) throws {
-        var random = Generator(state: UInt64(seed) &+ 7)
+        var random = SeededGenerator(seed: UInt64(seed) &+ 7)
         // Mostly changes a healthy mesh sees (new keys, endpoints, CIDRs of the node's own,
         // nodes leaving and coming back); now and then one that collides (a key or CIDR another
         // peer has, one overlapping this node's, a malformed value) and makes the update decline

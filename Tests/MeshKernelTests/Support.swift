@@ -83,19 +83,6 @@ func hostPrefix(_ n: Int) -> IPPrefix {
     IPPrefix(host: .v4(0x0A00_0000 | UInt32(n)))
 }
 
-/// A deterministic PRNG (SplitMix64), so random tests fail the same way every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// The attributes of a SET message after its generic netlink header, parsed with the Netlink
 /// module's reader (independent of the encoder).
 func setAttributes(_ message: [UInt8]) throws -> NetlinkAttributes {

@@ -48,7 +48,7 @@ extension [PeerState] {
     /// each peer found by binary search, a prefix taken from its old holder by one scan.
     mutating func applyInPlace(_ changes: [PeerPatch]) {
         for change in changes {
-            let (index, found) = position(of: change.publicKey)
+            let (index, found) = sortedPosition(of: change.publicKey, by: \.publicKey)
             if change.remove {
                 if found { remove(at: index) }
                 continue
@@ -71,16 +71,6 @@ extension [PeerState] {
             if peer.allowedIPs.count > 1 { peer.allowedIPs.sort() }
             if found { self[index] = peer } else { insert(peer, at: index) }
         }
-    }
-
-    /// Where `key` is or would go in a list ordered by key.
-    private func position(of key: PublicKey) -> (index: Int, found: Bool) {
-        var low = startIndex, high = endIndex
-        while low < high {
-            let mid = (low + high) / 2
-            if self[mid].publicKey < key { low = mid + 1 } else { high = mid }
-        }
-        return (low, low < endIndex && self[low].publicKey == key)
     }
 
     /// ``DeviceState/applying(_:)`` for any patch on any list: keyed storage while patching,

@@ -59,7 +59,8 @@ public func updateDataplane(_ previous: DesiredDataplane, settings: NodeSettings
     for node in nodes {
         guard let key = desired.keysByNode.removeValue(forKey: node) else { continue }
         desired.nodesByKey[key] = nil
-        if let i = desired.device.peers.position(of: key).found { before.append(desired.device.peers.remove(at: i)) }
+        let at = desired.device.peers.sortedPosition(of: key, by: \.publicKey)
+        if at.found { before.append(desired.device.peers.remove(at: at.index)) }
     }
 
     var after: [PeerConfig] = []
@@ -78,7 +79,7 @@ public func updateDataplane(_ previous: DesiredDataplane, settings: NodeSettings
             if clash { return nil }
         }
         let peer = PeerConfig(publicKey: key, endpoint: endpoint, allowedIPs: parsed.cidrs, persistentKeepalive: keepalive)
-        desired.device.peers.insert(peer, at: desired.device.peers.position(of: key).index)
+        desired.device.peers.insert(peer, at: desired.device.peers.sortedPosition(of: key, by: \.publicKey).index)
         desired.nodesByKey[key] = node
         desired.keysByNode[node] = key
         after.append(peer)
@@ -93,7 +94,7 @@ public func updateDataplane(_ previous: DesiredDataplane, settings: NodeSettings
     for destination in destinations.sorted() {
         let target: RouteSpec.Target? =
             routed.contains(destination) ? .device(settings.interface) : view.pools.contains(destination) ? fallback : nil
-        let at = desired.routing.routes.position(of: destination)
+        let at = desired.routing.routes.sortedPosition(of: destination, by: \.destination)
         if let target {
             let route = RouteSpec(destination: destination, table: settings.table, target: target)
             routesAfter.append(route)
@@ -104,29 +105,4 @@ public func updateDataplane(_ previous: DesiredDataplane, settings: NodeSettings
     }
     desired.routing.rules = settings.rules(routing: desired.routing.routes)
     return DataplaneUpdate(desired: desired, peersBefore: before, peersAfter: after, destinations: destinations, routesAfter: routesAfter)
-}
-
-extension [PeerConfig] {
-    /// Where `key` is or would go in a list sorted by key (``DeviceConfig/peers``).
-    func position(of key: PublicKey) -> (index: Int, found: Int?) {
-        var low = startIndex, high = endIndex
-        while low < high {
-            let mid = (low + high) / 2
-            if self[mid].publicKey < key { low = mid + 1 } else { high = mid }
-        }
-        return (low, low < endIndex && self[low].publicKey == key ? low : nil)
-    }
-}
-
-extension [RouteSpec] {
-    /// Where the route for `destination` is or would go in a list sorted by destination, with at
-    /// most one route each (``RoutingConfig/routes``).
-    func position(of destination: IPPrefix) -> (index: Int, found: Bool) {
-        var low = startIndex, high = endIndex
-        while low < high {
-            let mid = (low + high) / 2
-            if self[mid].destination < destination { low = mid + 1 } else { high = mid }
-        }
-        return (low, low < endIndex && self[low].destination == destination)
-    }
 }
